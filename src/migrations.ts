@@ -1,0 +1,5 @@
+import { auditMigrations } from './core/audit/index.js';
+import type { MedwardMigration } from './core/storage/index.js';
+
+/** Every context's migrations; the migrator applies them in name order. */
+export const allMigrations: readonly MedwardMigration[] = [...auditMigrations];

@@ -1,0 +1,3 @@
+import { runStorageContract } from './contract.js';
+
+runStorageContract('postgres');
