@@ -1,0 +1,1 @@
+export { EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';
