@@ -1,0 +1,111 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, envNameFor } from '../../../src/core/config/index.js';
+import { isMedwardError } from '../../../src/core/errors.js';
+
+function yamlFile(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'medward-config-')), 'medward.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+function configErrorMessage(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(isMedwardError(error));
+    return error.message;
+  }
+  assert.fail('expected a configuration error');
+}
+
+describe('loadConfig', () => {
+  test('defaults stay on loopback', () => {
+    const config = loadConfig({ env: {} });
+    assert.equal(config.api.host, '127.0.0.1');
+    assert.equal(config.mqtt.embedded.host, '127.0.0.1');
+    assert.notEqual(config.mqtt.embedded.port, 1883);
+    assert.equal(config.storage.url, 'sqlite:./data/medward.db');
+    assert.equal(config.bus.kind, 'in-process');
+    assert.equal(config.mqtt.kind, 'embedded');
+  });
+
+  test('YAML file sets values', () => {
+    const file = yamlFile('api:\n  port: 9000\nbus:\n  kind: nats\n');
+    const config = loadConfig({ file, env: {} });
+    assert.equal(config.api.port, 9000);
+    assert.equal(config.bus.kind, 'nats');
+    assert.equal(config.api.host, '127.0.0.1');
+  });
+
+  test('environment overrides the file', () => {
+    const file = yamlFile('api:\n  port: 9000\n');
+    const config = loadConfig({
+      file,
+      env: { MEDWARD_API__PORT: '9100', MEDWARD_API__BODY_LIMIT_BYTES: '4096' },
+    });
+    assert.equal(config.api.port, 9100);
+    assert.equal(config.api.bodyLimitBytes, 4096);
+  });
+
+  test('env names follow the key path', () => {
+    assert.equal(envNameFor(['api', 'bodyLimitBytes']), 'MEDWARD_API__BODY_LIMIT_BYTES');
+    assert.equal(envNameFor(['mqtt', 'embedded', 'port']), 'MEDWARD_MQTT__EMBEDDED__PORT');
+  });
+
+  test('invalid value names key and accepted values', () => {
+    const message = configErrorMessage(() => loadConfig({ env: { MEDWARD_BUS__KIND: 'kafka' } }));
+    assert.match(message, /bus\.kind/);
+    assert.match(message, /"in-process", "nats"/);
+    assert.match(message, /MEDWARD_BUS__KIND/);
+  });
+
+  test('out-of-range port names the range', () => {
+    const message = configErrorMessage(() => loadConfig({ env: { MEDWARD_API__PORT: '70000' } }));
+    assert.match(message, /api\.port: got 70000, expected integer from 1 to 65535/);
+  });
+
+  test('unknown key in file is rejected', () => {
+    const file = yamlFile('api:\n  prot: 9000\n');
+    const message = configErrorMessage(() => loadConfig({ file, env: {} }));
+    assert.match(message, /api\.prot: unknown key/);
+  });
+
+  test('unknown environment variable is rejected', () => {
+    const message = configErrorMessage(() => loadConfig({ env: { MEDWARD_API__PROT: '1' } }));
+    assert.match(message, /MEDWARD_API__PROT/);
+  });
+
+  test('invalid YAML names the file', () => {
+    const file = yamlFile('api: [unclosed\n');
+    try {
+      loadConfig({ file, env: {} });
+      assert.fail('expected an error');
+    } catch (error) {
+      assert.ok(isMedwardError(error));
+      assert.equal(error.code, 'CONFIG_FILE_INVALID_YAML');
+      assert.match(error.message, /medward\.yaml/);
+    }
+  });
+
+  test('missing file is reported', () => {
+    try {
+      loadConfig({ file: '/nonexistent/medward.yaml', env: {} });
+      assert.fail('expected an error');
+    } catch (error) {
+      assert.ok(isMedwardError(error));
+      assert.equal(error.code, 'CONFIG_FILE_UNREADABLE');
+    }
+  });
+
+  test('every problem is listed at once', () => {
+    const message = configErrorMessage(() =>
+      loadConfig({ env: { MEDWARD_API__PORT: 'abc', MEDWARD_LOG__LEVEL: 'loud' } }),
+    );
+    assert.match(message, /api\.port/);
+    assert.match(message, /log\.level/);
+  });
+});
