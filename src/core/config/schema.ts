@@ -1,4 +1,4 @@
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Type, type Static, type TInteger, type TObject, type TString } from '@sinclair/typebox';
 
 /**
  * medward's configuration. Every section has defaults that run on a laptop:
@@ -7,10 +7,10 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
  * site's own MQTT broker, which may already run on the same machine).
  */
 
-const Port = (defaultPort: number): TSchema =>
+const Port = (defaultPort: number): TInteger =>
   Type.Integer({ minimum: 1, maximum: 65535, default: defaultPort });
 
-const Listen = (defaultPort: number): TSchema =>
+const Listen = (defaultPort: number): TObject<{ host: TString; port: TInteger }> =>
   Type.Object(
     {
       host: Type.String({ minLength: 1, default: '127.0.0.1' }),

@@ -1,0 +1,89 @@
+/**
+ * IEEE 11073-20601 (Personal Health Device) MDER codec and nomenclature.
+ *
+ * - `decodeApdu(bytes, options)` decodes one APDU from untrusted bytes and
+ *   returns it with the agent quirks it tolerated. It throws MedwardErrors
+ *   with `MDER_*` codes that carry a protocol reaction (`reactionFor`).
+ * - `encodeApdu(apdu)` is its exact inverse.
+ * - `extractObservations(configuration, report)` turns scan reports into
+ *   observations, with a configuration from `configurationFromReport` or
+ *   `standardConfiguration(devConfigId)`.
+ * - FLOAT/SFLOAT, time and nomenclature helpers.
+ */
+export type * from './apdu.js';
+export {
+  ApduTag,
+  APDU_HEADER_BYTES,
+  DEFAULT_MAX_APDU_BYTES,
+  decodeApdu,
+  peekApduLength,
+} from './decode.js';
+export type { DecodeOptions, DecodedApdu } from './decode.js';
+export { encodeApdu } from './encode.js';
+export { AbortReason, MderErrorCode, RorjProblem, reactionFor } from './mder-error.js';
+export type { MderErrorDetails, MderReaction } from './mder-error.js';
+export type { Quirk, QuirkCode } from './mder.js';
+export {
+  AssociateResult,
+  AssociationBits,
+  ConfigId,
+  DATA_PROTO_ID_20601,
+  ReleaseRequestReason,
+  ReleaseResponseReason,
+} from './association.js';
+export { MessageTag, RoerErrorValue } from './data-apdu.js';
+export { ConfigResult, eventInfoKind } from './events.js';
+export { attributeValueKind, findAttribute, octetStringText } from './attributes.js';
+export {
+  MderSpecial,
+  decimalString,
+  decodeFloat,
+  decodeSfloat,
+  encodeFloat,
+  encodeSfloat,
+  finiteNumber,
+  mderNumberFromDecimal,
+} from './float.js';
+export type { MderFiniteNumber, MderNumber, MderSpecialKind } from './float.js';
+export {
+  RELATIVE_TIME_TICKS_PER_MS,
+  absoluteTimeFromDate,
+  decodeAbsoluteTime,
+  encodeAbsoluteTime,
+  formatAbsoluteTime,
+  isValidAbsoluteTime,
+  isZeroAbsoluteTime,
+  msToRelativeTime,
+  relativeTimeToMs,
+} from './time.js';
+export type { AbsoluteTime, BaseOffsetTime } from './time.js';
+export {
+  listSpecializations,
+  lookupTerm,
+  lookupTermByReferenceId,
+  mdcCode,
+  referenceIdOf,
+  specializationByStandard,
+  specializationForDevConfigId,
+  specializationsOf,
+  typeCode,
+  ucumForUnitCode,
+} from './nomenclature.js';
+export type { NomenclatureTerm, Specialization } from './nomenclature.js';
+export {
+  MdcDiseaseManagement,
+  MdcDimension,
+  MdcInfrastructure,
+  MdcObject,
+  MdcPartition,
+  MdcScada,
+} from './nomenclature-table.js';
+export {
+  MetricSpecSmall,
+  MetricStructure,
+  standardConfiguration,
+  standardConfigurationIds,
+} from './configurations.js';
+export { configurationFromReport, extractObservations } from './scan-report.js';
+export type { Configuration, ObservationResult, ScanReportSource } from './scan-report.js';
+export type { CompoundComponent, Observation, ObservedValue } from './observations.js';
