@@ -1,5 +1,9 @@
 import { auditMigrations } from './core/audit/index.js';
+import { enforcementMigrations } from './enforcement/store.js';
 import type { MedwardMigration } from './core/storage/index.js';
 
 /** Every context's migrations; the migrator applies them in name order. */
-export const allMigrations: readonly MedwardMigration[] = [...auditMigrations];
+export const allMigrations: readonly MedwardMigration[] = [
+  ...auditMigrations,
+  ...enforcementMigrations,
+];

@@ -1,4 +1,5 @@
 import { Type, type Static, type TInteger, type TObject, type TString } from '@sinclair/typebox';
+import { EnforcementSection } from '../../enforcement/config.js';
 
 /**
  * medward's configuration. Every section has defaults that run on a laptop:
@@ -22,9 +23,15 @@ const Listen = (defaultPort: number): TObject<{ host: TString; port: TInteger }>
 export const LogSection = Type.Object(
   {
     level: Type.Union(
-      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) =>
-        Type.Literal(level),
-      ),
+      [
+        Type.Literal('fatal'),
+        Type.Literal('error'),
+        Type.Literal('warn'),
+        Type.Literal('info'),
+        Type.Literal('debug'),
+        Type.Literal('trace'),
+        Type.Literal('silent'),
+      ],
       { default: 'info' },
     ),
   },
@@ -102,6 +109,7 @@ export const ConfigSchema = Type.Object(
     mqtt: MqttSection,
     api: ApiSection,
     shutdown: ShutdownSection,
+    enforcement: EnforcementSection,
   },
   { additionalProperties: false },
 );
