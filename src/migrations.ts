@@ -1,9 +1,13 @@
+import { accessMigrations } from './access/index.js';
 import { auditMigrations } from './core/audit/index.js';
 import { enforcementMigrations } from './enforcement/store.js';
 import type { MedwardMigration } from './core/storage/index.js';
+import { inventoryMigrations } from './inventory/index.js';
 
 /** Every context's migrations; the migrator applies them in name order. */
 export const allMigrations: readonly MedwardMigration[] = [
   ...auditMigrations,
+  ...accessMigrations,
+  ...inventoryMigrations,
   ...enforcementMigrations,
 ];

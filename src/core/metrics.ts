@@ -1,8 +1,9 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
- * One Prometheus registry per medward instance, passed to every context that
- * exports metrics, so tests can build isolated instances side by side.
+ * Creates the Prometheus registry of one medward instance. It is passed to
+ * every context that exports metrics, so tests can build isolated instances
+ * side by side.
  * Metric names start with `medward_` and carry their unit as a suffix
  * (`_seconds`, `_bytes`, `_total`).
  */

@@ -1,0 +1,115 @@
+import { AccessService } from './access/index.js';
+import { createApiServer, type ApiServer } from './api/index.js';
+import { AuditTrail } from './core/audit/index.js';
+import { createEventBus, type EventBus } from './core/bus/index.js';
+import type { MedwardConfig } from './core/config/index.js';
+import { runWithContext, systemContext } from './core/context.js';
+import { Lifecycle, type Component } from './core/lifecycle.js';
+import type { Logger } from './core/logger.js';
+import { createMetricsRegistry, type Registry } from './core/metrics.js';
+import { EmbeddedBroker } from './core/mqtt/index.js';
+import { Storage, migrateToLatest } from './core/storage/index.js';
+import { InventoryService } from './inventory/index.js';
+import { allMigrations } from './migrations.js';
+
+/** One running medward: every component built from configuration, in start order. */
+export interface Medward {
+  readonly config: MedwardConfig;
+  readonly storage: Storage;
+  readonly bus: EventBus;
+  readonly audit: AuditTrail;
+  readonly access: AccessService;
+  readonly inventory: InventoryService;
+  readonly api: ApiServer;
+  readonly metrics: Registry;
+  readonly broker: EmbeddedBroker | undefined;
+  /** The MQTT broker URL components use: the embedded broker's or the configured one. */
+  readonly mqttUrl: string;
+  /** Set after start when medward generated the first admin token; print it once. */
+  readonly bootstrapToken: string | undefined;
+  readonly apiPort: number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function task(name: string, start: () => Promise<void>): Component {
+  return { name, start, stop: () => Promise.resolve() };
+}
+
+/**
+ * Builds every component from configuration (the composition root).
+ * Components start in the order they are added here and stop in reverse,
+ * so storage starts first and stops last, and listeners the other way round.
+ */
+export async function createMedward(config: MedwardConfig, logger: Logger): Promise<Medward> {
+  const lifecycle = new Lifecycle(logger);
+  const metrics = createMetricsRegistry();
+
+  const storage = lifecycle.add(new Storage(config.storage, logger));
+  lifecycle.add(
+    task('migrations', async () => {
+      await migrateToLatest(storage, allMigrations, logger);
+    }),
+  );
+  const bus = lifecycle.add(
+    createEventBus(
+      config.bus.kind === 'nats'
+        ? { kind: 'nats', url: config.bus.url, stream: config.bus.stream, subjectPrefix: config.bus.subjectPrefix }
+        : { kind: 'in-process' },
+      logger,
+    ),
+  );
+  const broker =
+    config.mqtt.kind === 'embedded' ? lifecycle.add(new EmbeddedBroker(config.mqtt.embedded, logger)) : undefined;
+
+  const audit = new AuditTrail(storage, { siteId: config.siteId });
+  const access = new AccessService({ storage, audit, logger });
+  const inventory = new InventoryService({ storage, audit, logger, bus });
+
+  let bootstrapToken: string | undefined;
+  lifecycle.add(
+    task('bootstrap-admin', async () => {
+      const result = await runWithContext(systemContext(), () =>
+        access.ensureBootstrapAdmin(config.api.bootstrapToken),
+      );
+      bootstrapToken = result.token;
+    }),
+  );
+
+  const api = lifecycle.add(
+    createApiServer({
+      config: config.api,
+      logger,
+      storage,
+      audit,
+      access,
+      inventory,
+      metrics,
+      readinessChecks: [],
+      routePlugins: [],
+    }),
+  );
+
+  return {
+    config,
+    storage,
+    bus,
+    audit,
+    access,
+    inventory,
+    api,
+    metrics,
+    broker,
+    get mqttUrl() {
+      return broker?.url ?? config.mqtt.url;
+    },
+    get bootstrapToken() {
+      return bootstrapToken;
+    },
+    get apiPort() {
+      return api.port;
+    },
+    start: () => lifecycle.start(),
+    stop: () => lifecycle.stop(),
+  };
+}

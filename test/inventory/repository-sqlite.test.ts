@@ -1,0 +1,3 @@
+import { runDeviceRepositoryContract } from './repository-contract.js';
+
+runDeviceRepositoryContract('sqlite');
