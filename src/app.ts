@@ -41,7 +41,7 @@ function task(name: string, start: () => Promise<void>): Component {
  * Components start in the order they are added here and stop in reverse,
  * so storage starts first and stops last, and listeners the other way round.
  */
-export async function createMedward(config: MedwardConfig, logger: Logger): Promise<Medward> {
+export function createMedward(config: MedwardConfig, logger: Logger): Medward {
   const lifecycle = new Lifecycle(logger);
   const metrics = createMetricsRegistry();
 
@@ -54,13 +54,20 @@ export async function createMedward(config: MedwardConfig, logger: Logger): Prom
   const bus = lifecycle.add(
     createEventBus(
       config.bus.kind === 'nats'
-        ? { kind: 'nats', url: config.bus.url, stream: config.bus.stream, subjectPrefix: config.bus.subjectPrefix }
+        ? {
+            kind: 'nats',
+            url: config.bus.url,
+            stream: config.bus.stream,
+            subjectPrefix: config.bus.subjectPrefix,
+          }
         : { kind: 'in-process' },
       logger,
     ),
   );
   const broker =
-    config.mqtt.kind === 'embedded' ? lifecycle.add(new EmbeddedBroker(config.mqtt.embedded, logger)) : undefined;
+    config.mqtt.kind === 'embedded'
+      ? lifecycle.add(new EmbeddedBroker(config.mqtt.embedded, logger))
+      : undefined;
 
   const audit = new AuditTrail(storage, { siteId: config.siteId });
   const access = new AccessService({ storage, audit, logger });

@@ -19,7 +19,10 @@ export function buildProgram(): Command {
   const program = new Command('medward')
     .description('security gateway and control plane for connected medical device fleets')
     .version(packageVersion())
-    .option('--config <file>', 'YAML configuration file (default: $MEDWARD_CONFIG, else ./medward.yaml)')
+    .option(
+      '--config <file>',
+      'YAML configuration file (default: $MEDWARD_CONFIG, else ./medward.yaml)',
+    )
     .option('--json', 'print data as JSON')
     .option('--verbose', 'print the cause chain of errors')
     .showHelpAfterError()
@@ -45,7 +48,10 @@ async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (error) {
-    process.exitCode = handleCliError(error, program.opts<{ verbose?: boolean }>().verbose === true);
+    process.exitCode = handleCliError(
+      error,
+      program.opts<{ verbose?: boolean }>().verbose === true,
+    );
   }
 }
 

@@ -1,7 +1,11 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Command, Option } from 'commander';
-import { exportAuditTrail, verifyAuditChain, type AuditExportFormat } from '../../core/audit/index.js';
+import {
+  exportAuditTrail,
+  verifyAuditChain,
+  type AuditExportFormat,
+} from '../../core/audit/index.js';
 import { CommandFailed } from '../errors.js';
 import type { OpenRuntime } from '../runtime.js';
 
@@ -36,7 +40,10 @@ export function auditCommand(openRuntime: OpenRuntime): Command {
     .command('export')
     .description('write every audit record, oldest first')
     .addOption(
-      new Option('--format <format>', 'jsonl: one JSON record a line; fhir: a FHIR R4 Bundle of AuditEvents')
+      new Option(
+        '--format <format>',
+        'jsonl: one JSON record a line; fhir: a FHIR R4 Bundle of AuditEvents',
+      )
         .choices(['jsonl', 'fhir'])
         .default('jsonl'),
     )
@@ -45,7 +52,8 @@ export function auditCommand(openRuntime: OpenRuntime): Command {
       const runtime = await openRuntime({});
       try {
         const format: AuditExportFormat = options.format === 'fhir' ? 'fhir-bundle' : 'jsonl';
-        const out = options.output === undefined ? process.stdout : createWriteStream(options.output);
+        const out =
+          options.output === undefined ? process.stdout : createWriteStream(options.output);
         const count = await exportAuditTrail(runtime.audit, format, out);
         if (out !== process.stdout) {
           out.end();

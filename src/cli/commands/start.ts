@@ -16,7 +16,7 @@ export function startCommand(globalOptions: () => GlobalOptions): Command {
       const global = globalOptions();
       const config = loadConfig(global.config === undefined ? {} : { file: global.config });
       const logger = createLogger({ level: config.log.level });
-      const medward = await createMedward(config, logger);
+      const medward = createMedward(config, logger);
       await medward.start();
       if (medward.bootstrapToken !== undefined) {
         // Printed once, to the terminal only: logs never carry tokens.
@@ -31,11 +31,16 @@ export function startCommand(globalOptions: () => GlobalOptions): Command {
       const drained = await Promise.race([
         medward.stop().then(() => true),
         new Promise<false>((resolve) =>
-          setTimeout(() => { resolve(false); }, config.shutdown.drainTimeoutMs).unref(),
+          setTimeout(() => {
+            resolve(false);
+          }, config.shutdown.drainTimeoutMs).unref(),
         ),
       ]);
       if (!drained) {
-        logger.error({ drainTimeoutMs: config.shutdown.drainTimeoutMs }, 'shutdown timed out; exiting');
+        logger.error(
+          { drainTimeoutMs: config.shutdown.drainTimeoutMs },
+          'shutdown timed out; exiting',
+        );
         process.exit(1);
       }
       logger.info('medward stopped');
