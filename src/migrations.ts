@@ -1,6 +1,7 @@
 import { accessMigrations } from './access/index.js';
 import { auditMigrations } from './core/audit/index.js';
 import { enforcementMigrations } from './enforcement/store.js';
+import { fhirMigrations } from './fhir/migrations.js';
 import type { MedwardMigration } from './core/storage/index.js';
 import { inventoryMigrations } from './inventory/index.js';
 
@@ -10,4 +11,5 @@ export const allMigrations: readonly MedwardMigration[] = [
   ...accessMigrations,
   ...inventoryMigrations,
   ...enforcementMigrations,
+  ...fhirMigrations,
 ];

@@ -1,5 +1,6 @@
 import { Type, type Static, type TInteger, type TObject, type TString } from '@sinclair/typebox';
 import { EnforcementSection } from '../../enforcement/config.js';
+import { FhirSection } from '../../fhir/config.js';
 
 /**
  * medward's configuration. Every section has defaults that run on a laptop:
@@ -110,6 +111,7 @@ export const ConfigSchema = Type.Object(
     api: ApiSection,
     shutdown: ShutdownSection,
     enforcement: EnforcementSection,
+    fhir: FhirSection,
   },
   { additionalProperties: false },
 );
