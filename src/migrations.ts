@@ -4,10 +4,12 @@ import { enforcementMigrations } from './enforcement/store.js';
 import { fhirMigrations } from './fhir/migrations.js';
 import type { MedwardMigration } from './core/storage/index.js';
 import { inventoryMigrations } from './inventory/index.js';
+import { onem2mMigrations } from './onem2m/migrations.js';
 
 /** Every context's migrations; the migrator applies them in name order. */
 export const allMigrations: readonly MedwardMigration[] = [
   ...auditMigrations,
+  ...onem2mMigrations,
   ...accessMigrations,
   ...inventoryMigrations,
   ...enforcementMigrations,

@@ -1,5 +1,6 @@
 import { Type, type Static, type TInteger, type TObject, type TString } from '@sinclair/typebox';
 import { EnforcementSection } from '../../enforcement/config.js';
+import { Onem2mSection } from '../../onem2m/config.js';
 import { FhirSection } from '../../fhir/config.js';
 
 /**
@@ -111,6 +112,7 @@ export const ConfigSchema = Type.Object(
     api: ApiSection,
     shutdown: ShutdownSection,
     enforcement: EnforcementSection,
+    onem2m: Onem2mSection,
     fhir: FhirSection,
   },
   { additionalProperties: false },

@@ -1,0 +1,511 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Storage } from '../core/storage/index.js';
+import { isMedwardError } from '../core/errors.js';
+import { onem2mError } from './status.js';
+import { ResourceType, type FilterCriteria } from './types.js';
+import { WriteQueue } from './write-queue.js';
+
+export interface ResourceRow {
+  ri: string;
+  pi: string | null;
+  rn: string;
+  srn: string;
+  ty: number;
+  ct: string;
+  lt: string;
+  et: string | null;
+  st: number;
+  cni: number;
+  cbs: number;
+  cs: number;
+  cr: string | null;
+  attrs: string;
+}
+
+export interface LabelRow {
+  ri: string;
+  label: string;
+}
+
+// A type alias, not an interface: Kysely's withTables needs an index-compatible type.
+export type Onem2mTables = {
+  onem2m_resource: ResourceRow;
+  onem2m_label: LabelRow;
+};
+
+export type Executor = Kysely<Onem2mTables> | Transaction<Onem2mTables>;
+
+/** A stored resource; `attrs` has every attribute that has no column of its own. */
+export interface ResourceRecord {
+  ri: string;
+  pi: string | null;
+  rn: string;
+  srn: string;
+  ty: ResourceType;
+  ct: string;
+  lt: string;
+  et: string | null;
+  st: number;
+  cni: number;
+  cbs: number;
+  cs: number;
+  cr: string | null;
+  attrs: Record<string, unknown>;
+}
+
+/** Attributes kept in columns; never stored inside `attrs`. */
+export const columnAttributes: ReadonlySet<string> = new Set([
+  'ri',
+  'pi',
+  'rn',
+  'ty',
+  'ct',
+  'lt',
+  'et',
+  'st',
+  'cni',
+  'cbs',
+  'cs',
+  'cr',
+]);
+
+function toRecord(row: ResourceRow): ResourceRecord {
+  return {
+    ri: row.ri,
+    pi: row.pi,
+    rn: row.rn,
+    srn: row.srn,
+    ty: row.ty as ResourceType,
+    ct: row.ct,
+    lt: row.lt,
+    et: row.et,
+    st: row.st,
+    cni: row.cni,
+    cbs: row.cbs,
+    cs: row.cs,
+    cr: row.cr,
+    attrs: JSON.parse(row.attrs) as Record<string, unknown>,
+  };
+}
+
+function toRow(record: ResourceRecord): ResourceRow {
+  return {
+    ri: record.ri,
+    pi: record.pi,
+    rn: record.rn,
+    srn: record.srn,
+    ty: record.ty,
+    ct: record.ct,
+    lt: record.lt,
+    et: record.et,
+    st: record.st,
+    cni: record.cni,
+    cbs: record.cbs,
+    cs: record.cs,
+    cr: record.cr,
+    attrs: JSON.stringify(record.attrs),
+  };
+}
+
+function labelsOf(record: ResourceRecord): string[] {
+  const lbl = record.attrs.lbl;
+  return Array.isArray(lbl)
+    ? [...new Set(lbl.filter((l): l is string => typeof l === 'string'))]
+    : [];
+}
+
+/** Options of a subtree search (discovery). */
+export interface SubtreeQuery {
+  baseRi: string;
+  /** Levels below the base to search; undefined searches the whole subtree. */
+  levels?: number;
+  filter: FilterCriteria;
+  now: string;
+  /** Rows to skip and to return, in (ct, ri) order. */
+  offset: number;
+  limit: number;
+}
+
+/**
+ * Storage of the CSE's resource tree through the core storage layer. Every
+ * filter value reaches the database as a bound parameter. Reads treat a
+ * resource whose `et` has passed as absent, before the expiration sweep
+ * removes it.
+ */
+export class ResourceStore {
+  readonly db: Kysely<Onem2mTables>;
+  private readonly writes: WriteQueue<Onem2mTables>;
+
+  constructor(readonly storage: Storage) {
+    this.db = storage.db.withTables<Onem2mTables>();
+    this.writes = new WriteQueue<Onem2mTables>(storage);
+  }
+
+  /** Runs `work` as one transaction that has committed when the promise resolves. */
+  write<R>(work: (trx: Transaction<Onem2mTables>) => Promise<R>): Promise<R> {
+    return this.writes.run(work);
+  }
+
+  async findByRi(ex: Executor, ri: string, now: string): Promise<ResourceRecord | undefined> {
+    const row = await ex
+      .selectFrom('onem2m_resource')
+      .selectAll()
+      .where('ri', '=', ri)
+      .where((eb) => eb.or([eb('et', 'is', null), eb('et', '>', now)]))
+      .executeTakeFirst();
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  /** Finds visible resources by structured name; the result is keyed by srn. */
+  async findManyBySrn(
+    ex: Executor,
+    srns: readonly string[],
+    now: string,
+  ): Promise<Map<string, ResourceRecord>> {
+    const result = new Map<string, ResourceRecord>();
+    if (srns.length === 0) {
+      return result;
+    }
+    const rows = await ex
+      .selectFrom('onem2m_resource')
+      .selectAll()
+      .where('srn', 'in', srns)
+      .where((eb) => eb.or([eb('et', 'is', null), eb('et', '>', now)]))
+      .execute();
+    for (const row of rows) {
+      result.set(row.srn, toRecord(row));
+    }
+    return result;
+  }
+
+  async findManyByRi(ex: Executor, ris: readonly string[], now: string): Promise<ResourceRecord[]> {
+    if (ris.length === 0) {
+      return [];
+    }
+    const rows = await ex
+      .selectFrom('onem2m_resource')
+      .selectAll()
+      .where('ri', 'in', ris)
+      .where((eb) => eb.or([eb('et', 'is', null), eb('et', '>', now)]))
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  async exists(ex: Executor, ri: string): Promise<boolean> {
+    const row = await ex
+      .selectFrom('onem2m_resource')
+      .select('ri')
+      .where('ri', '=', ri)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async srnTaken(ex: Executor, srn: string): Promise<boolean> {
+    const row = await ex
+      .selectFrom('onem2m_resource')
+      .select('ri')
+      .where('srn', '=', srn)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** Direct children of `pi`, optionally of one type, oldest first. */
+  async children(
+    ex: Executor,
+    pi: string,
+    now: string,
+    options: { ty?: number; limit?: number } = {},
+  ): Promise<ResourceRecord[]> {
+    let query = ex
+      .selectFrom('onem2m_resource')
+      .selectAll()
+      .where('pi', '=', pi)
+      .where((eb) => eb.or([eb('et', 'is', null), eb('et', '>', now)]));
+    if (options.ty !== undefined) {
+      query = query.where('ty', '=', options.ty);
+    }
+    query = query.orderBy('ty').orderBy('st').orderBy('ct').orderBy('ri');
+    if (options.limit !== undefined) {
+      query = query.limit(options.limit);
+    }
+    const rows = await query.execute();
+    return rows.map(toRecord);
+  }
+
+  async insert(ex: Executor, record: ResourceRecord): Promise<void> {
+    try {
+      await ex.insertInto('onem2m_resource').values(toRow(record)).execute();
+    } catch (error) {
+      if (isMedwardError(error) && error.code === 'STORAGE_CONFLICT') {
+        throw onem2mError(
+          'CONFLICT',
+          `a resource named ${record.rn} already exists under the parent (or the resource ID ${record.ri} is taken)`,
+        );
+      }
+      if (isMedwardError(error) && error.code === 'STORAGE_REFERENCE_VIOLATION') {
+        throw onem2mError('NOT_FOUND', 'the parent resource was deleted while the request ran');
+      }
+      throw error;
+    }
+    const labels = labelsOf(record);
+    if (labels.length > 0) {
+      await ex
+        .insertInto('onem2m_label')
+        .values(labels.map((label) => ({ ri: record.ri, label })))
+        .execute();
+    }
+  }
+
+  /** Rewrites a resource's attributes, lt, et and st; labels are replaced when they changed. */
+  async update(ex: Executor, record: ResourceRecord, labelsChanged: boolean): Promise<void> {
+    await ex
+      .updateTable('onem2m_resource')
+      .set({
+        lt: record.lt,
+        et: record.et,
+        st: record.st,
+        attrs: JSON.stringify(record.attrs),
+      })
+      .where('ri', '=', record.ri)
+      .execute();
+    if (labelsChanged) {
+      await ex.deleteFrom('onem2m_label').where('ri', '=', record.ri).execute();
+      const labels = labelsOf(record);
+      if (labels.length > 0) {
+        await ex
+          .insertInto('onem2m_label')
+          .values(labels.map((label) => ({ ri: record.ri, label })))
+          .execute();
+      }
+    }
+  }
+
+  /** Deletes a resource; the foreign key cascade deletes its subtree and their labels. */
+  async delete(ex: Executor, ri: string): Promise<void> {
+    await ex.deleteFrom('onem2m_resource').where('ri', '=', ri).execute();
+  }
+
+  /**
+   * Adds to a container's instance counters and increments its stateTag,
+   * returning the new values. The UPDATE locks the container row, so
+   * concurrent instance creations on PostgreSQL queue up here.
+   */
+  async adjustContainer(
+    ex: Executor,
+    ri: string,
+    deltaInstances: number,
+    deltaBytes: number,
+    lt: string | undefined,
+  ): Promise<{ st: number; cni: number; cbs: number }> {
+    const row = await ex
+      .updateTable('onem2m_resource')
+      .set((eb) => ({
+        st: eb('st', '+', deltaInstances > 0 ? 1 : 0),
+        cni: eb('cni', '+', deltaInstances),
+        cbs: eb('cbs', '+', deltaBytes),
+        ...(lt === undefined ? {} : { lt }),
+      }))
+      .where('ri', '=', ri)
+      .returning(['st', 'cni', 'cbs'])
+      .executeTakeFirst();
+    if (row === undefined) {
+      throw onem2mError('NOT_FOUND', `container ${ri} was deleted while the request ran`);
+    }
+    return { st: row.st, cni: row.cni, cbs: row.cbs };
+  }
+
+  /** The oldest instances of a container in creation order, through the (pi, ty, st) index. */
+  async oldestInstances(
+    ex: Executor,
+    pi: string,
+    limit: number,
+  ): Promise<{ ri: string; cs: number }[]> {
+    const rows = await ex
+      .selectFrom('onem2m_resource')
+      .select(['ri', 'cs'])
+      .where('pi', '=', pi)
+      .where('ty', '=', ResourceType.ContentInstance)
+      .orderBy('st', 'asc')
+      .limit(limit)
+      .execute();
+    return rows.map((row) => ({ ri: row.ri, cs: row.cs }));
+  }
+
+  /** Expired instances of one container, found through the et index. */
+  async expiredInstances(
+    ex: Executor,
+    pi: string,
+    now: string,
+  ): Promise<{ ri: string; cs: number }[]> {
+    // `pi || ''` and `ty + 0` keep both planners off the (pi, ty, st) index,
+    // which would scan every instance of the container, and on the et index,
+    // which holds only the few expired rows the sweep has not removed yet.
+    const rows = await ex
+      .selectFrom('onem2m_resource')
+      .select(['ri', 'cs'])
+      .where('et', '<=', now)
+      .where(sql<string>`pi || ''`, '=', pi)
+      .where(sql<number>`ty + 0`, '=', ResourceType.ContentInstance)
+      .execute();
+    return rows.map((row) => ({ ri: row.ri, cs: row.cs }));
+  }
+
+  async deleteMany(ex: Executor, ris: readonly string[]): Promise<void> {
+    if (ris.length > 0) {
+      await ex.deleteFrom('onem2m_resource').where('ri', 'in', ris).execute();
+    }
+  }
+
+  /** The newest or oldest visible instance of a container. */
+  async edgeInstance(
+    ex: Executor,
+    pi: string,
+    which: 'latest' | 'oldest',
+    now: string,
+  ): Promise<ResourceRecord | undefined> {
+    const row = await ex
+      .selectFrom('onem2m_resource')
+      .selectAll()
+      .where('pi', '=', pi)
+      .where('ty', '=', ResourceType.ContentInstance)
+      .where((eb) => eb.or([eb('et', 'is', null), eb('et', '>', now)]))
+      .orderBy('st', which === 'latest' ? 'desc' : 'asc')
+      .limit(1)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toRecord(row);
+  }
+
+  /** Resources whose expiration time has passed, oldest expiry first. */
+  async expired(ex: Executor, now: string, limit: number): Promise<ResourceRecord[]> {
+    const rows = await ex
+      .selectFrom('onem2m_resource')
+      .selectAll()
+      .where('et', '<=', now)
+      .orderBy('et')
+      .limit(limit)
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Subscriptions and other non-instance resources in the subtree of `ri`,
+   * including `ri` itself. ContentInstances have no children, so the walk
+   * does not descend into them, and deleting a container with a million
+   * instances costs no more here than an empty one.
+   */
+  async subtreeOfType(ex: Executor, ri: string, ty: number): Promise<ResourceRecord[]> {
+    const rows = await ex
+      .withRecursive('tree(ri)', (qb) =>
+        qb
+          .selectFrom('onem2m_resource')
+          .select('ri')
+          .where('ri', '=', ri)
+          .unionAll((union) =>
+            union
+              .selectFrom('onem2m_resource as child')
+              .innerJoin('tree', 'tree.ri', 'child.pi')
+              .select('child.ri')
+              .where('child.ty', '!=', ResourceType.ContentInstance),
+          ),
+      )
+      .selectFrom('onem2m_resource')
+      .innerJoin('tree', 'tree.ri', 'onem2m_resource.ri')
+      .selectAll('onem2m_resource')
+      .where('onem2m_resource.ty', '=', ty)
+      .execute();
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Discovery: resources below `baseRi` (not the base itself) within `levels`
+   * that match the filter criteria, in (ct, ri) order. Every criterion is a
+   * bound parameter.
+   */
+  async searchSubtree(ex: Executor, query: SubtreeQuery): Promise<ResourceRecord[]> {
+    const maxDepth = query.levels ?? 1_000_000;
+    const filter = query.filter;
+    const or = filter.fo === 2;
+    const rows = await ex
+      .withRecursive('tree(ri, depth)', (qb) =>
+        qb
+          .selectFrom('onem2m_resource')
+          .select(['ri', sql<number>`0`.as('depth')])
+          .where('ri', '=', query.baseRi)
+          .unionAll((union) =>
+            union
+              .selectFrom('onem2m_resource as child')
+              .innerJoin('tree', 'tree.ri', 'child.pi')
+              .select(['child.ri', sql<number>`tree.depth + 1`.as('depth')])
+              .where(sql<boolean>`tree.depth < ${maxDepth}`),
+          ),
+      )
+      .selectFrom('onem2m_resource as r')
+      .innerJoin('tree', 'tree.ri', 'r.ri')
+      .selectAll('r')
+      .where('tree.depth', '>', 0)
+      .where((eb) => eb.or([eb('r.et', 'is', null), eb('r.et', '>', query.now)]))
+      .where((eb) => {
+        const conditions = [];
+        if (filter.ty !== undefined) {
+          conditions.push(eb('r.ty', 'in', filter.ty));
+        }
+        if (filter.lbl !== undefined) {
+          const labels = filter.lbl;
+          conditions.push(
+            eb(
+              'r.ri',
+              'in',
+              eb
+                .selectFrom('onem2m_label')
+                .select('onem2m_label.ri')
+                .where('onem2m_label.label', 'in', labels),
+            ),
+          );
+        }
+        if (filter.cra !== undefined) {
+          conditions.push(eb('r.ct', '>', filter.cra));
+        }
+        if (filter.crb !== undefined) {
+          conditions.push(eb('r.ct', '<', filter.crb));
+        }
+        if (filter.ms !== undefined) {
+          conditions.push(eb('r.lt', '>', filter.ms));
+        }
+        if (filter.us !== undefined) {
+          conditions.push(eb('r.lt', '<', filter.us));
+        }
+        if (filter.exa !== undefined) {
+          conditions.push(eb('r.et', '>', filter.exa));
+        }
+        if (filter.exb !== undefined) {
+          conditions.push(eb('r.et', '<', filter.exb));
+        }
+        if (filter.sts !== undefined) {
+          conditions.push(eb('r.st', '<', filter.sts));
+        }
+        if (filter.stb !== undefined) {
+          conditions.push(eb('r.st', '>=', filter.stb));
+        }
+        if (filter.sza !== undefined) {
+          conditions.push(
+            eb.and([eb('r.ty', '=', ResourceType.ContentInstance), eb('r.cs', '>=', filter.sza)]),
+          );
+        }
+        if (filter.szb !== undefined) {
+          conditions.push(
+            eb.and([eb('r.ty', '=', ResourceType.ContentInstance), eb('r.cs', '<', filter.szb)]),
+          );
+        }
+        if (conditions.length === 0) {
+          return sql<boolean>`1 = 1`;
+        }
+        return or ? eb.or(conditions) : eb.and(conditions);
+      })
+      .orderBy('r.ct')
+      .orderBy('r.ri')
+      .limit(query.limit)
+      .offset(query.offset)
+      .execute();
+    return rows.map(toRecord);
+  }
+}
