@@ -9,7 +9,10 @@ import type { Logger } from './core/logger.js';
 import { createMetricsRegistry, type Registry } from './core/metrics.js';
 import { EmbeddedBroker } from './core/mqtt/index.js';
 import { Storage, migrateToLatest } from './core/storage/index.js';
+import { createEnforcementService, type EnforcementService } from './enforcement/index.js';
+import { FhirExporter, fhirRoutes } from './fhir/index.js';
 import { InventoryService } from './inventory/index.js';
+import { Onem2mCse } from './onem2m/index.js';
 import { allMigrations } from './migrations.js';
 
 /** One running medward: every component built from configuration, in start order. */
@@ -21,6 +24,9 @@ export interface Medward {
   readonly access: AccessService;
   readonly inventory: InventoryService;
   readonly api: ApiServer;
+  readonly enforcement: EnforcementService;
+  readonly fhir: FhirExporter;
+  readonly cse: Onem2mCse | undefined;
   readonly metrics: Registry;
   readonly broker: EmbeddedBroker | undefined;
   /** The MQTT broker URL components use: the embedded broker's or the configured one. */
@@ -83,6 +89,29 @@ export function createMedward(config: MedwardConfig, logger: Logger): Medward {
     }),
   );
 
+  const enforcement = lifecycle.add(
+    createEnforcementService(config.enforcement, { storage, audit, bus, logger, metrics }),
+  );
+  const fhir = lifecycle.add(
+    new FhirExporter({ config: config.fhir, storage, bus, logger, metrics, siteId: config.siteId }),
+  );
+  // Read when the CSE starts, after the broker, so a broker on port 0 has its real port.
+  const mqttUrl = (): string => broker?.url ?? config.mqtt.url;
+  const cse = config.onem2m.enabled
+    ? lifecycle.add(
+        new Onem2mCse({
+          config: config.onem2m,
+          storage,
+          audit,
+          logger,
+          registry: metrics,
+          get mqttUrl() {
+            return mqttUrl();
+          },
+        }),
+      )
+    : undefined;
+
   const api = lifecycle.add(
     createApiServer({
       config: config.api,
@@ -93,7 +122,7 @@ export function createMedward(config: MedwardConfig, logger: Logger): Medward {
       inventory,
       metrics,
       readinessChecks: [],
-      routePlugins: [],
+      routePlugins: [fhirRoutes(fhir)],
     }),
   );
 
@@ -105,10 +134,13 @@ export function createMedward(config: MedwardConfig, logger: Logger): Medward {
     access,
     inventory,
     api,
+    enforcement,
+    fhir,
+    cse,
     metrics,
     broker,
     get mqttUrl() {
-      return broker?.url ?? config.mqtt.url;
+      return mqttUrl();
     },
     get bootstrapToken() {
       return bootstrapToken;

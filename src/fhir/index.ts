@@ -33,6 +33,7 @@ export {
 } from './timestamps.js';
 export { phdInputsFromCodec, type CodecInputs, type CodecSource } from './from-codec.js';
 export { FhirDecimal, serializeFhirJson } from './fhir-json.js';
+export { fhirRoutes } from './routes.js';
 export { FhirSystem, PhdProfile } from './codes.js';
 export {
   PhdExportPayload,

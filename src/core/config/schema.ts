@@ -10,8 +10,9 @@ import { FhirSection } from '../../fhir/config.js';
  * site's own MQTT broker, which may already run on the same machine).
  */
 
+/** A TCP port; 0 lets the operating system pick a free one, which the logs then name. */
 const Port = (defaultPort: number): TInteger =>
-  Type.Integer({ minimum: 1, maximum: 65535, default: defaultPort });
+  Type.Integer({ minimum: 0, maximum: 65535, default: defaultPort });
 
 const Listen = (defaultPort: number): TObject<{ host: TString; port: TInteger }> =>
   Type.Object(

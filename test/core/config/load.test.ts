@@ -65,7 +65,7 @@ describe('loadConfig', () => {
 
   test('out-of-range port names the range', () => {
     const message = configErrorMessage(() => loadConfig({ env: { MEDWARD_API__PORT: '70000' } }));
-    assert.match(message, /api\.port: got 70000, expected integer from 1 to 65535/);
+    assert.match(message, /api\.port: got 70000, expected integer from 0 to 65535/);
   });
 
   test('unknown key in file is rejected', () => {
