@@ -11,6 +11,7 @@ import { EmbeddedBroker } from './core/mqtt/index.js';
 import { Storage, migrateToLatest } from './core/storage/index.js';
 import { createEnforcementService, type EnforcementService } from './enforcement/index.js';
 import { FhirExporter, fhirRoutes } from './fhir/index.js';
+import { Ieee11073Manager, observationRoutes } from './ieee11073/index.js';
 import { InventoryService } from './inventory/index.js';
 import { Onem2mCse } from './onem2m/index.js';
 import { allMigrations } from './migrations.js';
@@ -27,6 +28,7 @@ export interface Medward {
   readonly enforcement: EnforcementService;
   readonly fhir: FhirExporter;
   readonly cse: Onem2mCse | undefined;
+  readonly ieee11073: Ieee11073Manager | undefined;
   readonly metrics: Registry;
   readonly broker: EmbeddedBroker | undefined;
   /** The MQTT broker URL components use: the embedded broker's or the configured one. */
@@ -112,6 +114,16 @@ export function createMedward(config: MedwardConfig, logger: Logger): Medward {
       )
     : undefined;
 
+  const ieee11073 = config.ieee11073.enabled
+    ? lifecycle.add(
+        new Ieee11073Manager({ config: config.ieee11073, storage, bus, audit, logger, metrics }),
+      )
+    : undefined;
+
+  const routePlugins = [fhirRoutes(fhir)];
+  if (ieee11073 !== undefined) {
+    routePlugins.push(observationRoutes(ieee11073));
+  }
   const api = lifecycle.add(
     createApiServer({
       config: config.api,
@@ -122,7 +134,7 @@ export function createMedward(config: MedwardConfig, logger: Logger): Medward {
       inventory,
       metrics,
       readinessChecks: [],
-      routePlugins: [fhirRoutes(fhir)],
+      routePlugins,
     }),
   );
 
@@ -137,6 +149,7 @@ export function createMedward(config: MedwardConfig, logger: Logger): Medward {
     enforcement,
     fhir,
     cse,
+    ieee11073,
     metrics,
     broker,
     get mqttUrl() {

@@ -2,6 +2,7 @@ import { accessMigrations } from './access/index.js';
 import { auditMigrations } from './core/audit/index.js';
 import { enforcementMigrations } from './enforcement/store.js';
 import { fhirMigrations } from './fhir/migrations.js';
+import { ieee11073Migrations } from './ieee11073/store/tables.js';
 import type { MedwardMigration } from './core/storage/index.js';
 import { inventoryMigrations } from './inventory/index.js';
 import { onem2mMigrations } from './onem2m/migrations.js';
@@ -13,5 +14,6 @@ export const allMigrations: readonly MedwardMigration[] = [
   ...accessMigrations,
   ...inventoryMigrations,
   ...enforcementMigrations,
+  ...ieee11073Migrations,
   ...fhirMigrations,
 ];

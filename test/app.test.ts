@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createMedward } from '../src/app.js';
+import { runSimulation } from '../src/ieee11073/index.js';
 import { loadConfig } from '../src/core/config/index.js';
 import { silentLogger } from '../src/core/logger.js';
 
@@ -21,6 +22,7 @@ function isolatedConfig(dir: string) {
       'api.port': 0,
       'mqtt.embedded.port': 0,
       'onem2m.http.port': 0,
+      'ieee11073.listen.port': 0,
     },
   });
 }
@@ -90,6 +92,7 @@ test('SIGTERM stops medward cleanly', async () => {
       MEDWARD_API__PORT: '0',
       MEDWARD_MQTT__EMBEDDED__PORT: '0',
       MEDWARD_ONEM2M__HTTP__PORT: '0',
+      MEDWARD_IEEE11073__LISTEN__PORT: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -113,6 +116,38 @@ test('SIGTERM stops medward cleanly', async () => {
     assert.equal(await exited, 0);
   } finally {
     child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('simulated agent reaches the observations API', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'medward-app-'));
+  const medward = createMedward(isolatedConfig(dir), silentLogger());
+  await medward.start();
+  try {
+    const manager = medward.ieee11073;
+    assert.ok(manager !== undefined, 'the 11073 manager runs by default');
+    const summary = await runSimulation({
+      kind: 'bpm',
+      count: 1,
+      ratePerSecond: 20,
+      durationMs: 2000,
+      reportsPerAgent: 3,
+      host: '127.0.0.1',
+      port: manager.port,
+      systemIdPrefix: 'a0b1c2d3',
+    });
+    assert.equal(summary.agents, 1);
+    const base = `http://127.0.0.1:${medward.apiPort}`;
+    const headers = { authorization: `Bearer ${medward.bootstrapToken ?? ''}` };
+    const devices = await fetch(`${base}/api/v1/observations?device=a0b1c2d300000000&limit=5`, {
+      headers,
+    });
+    const page = (await devices.json()) as { observations: { type?: unknown }[] };
+    assert.equal(devices.status, 200, JSON.stringify(page));
+    assert.ok(page.observations.length > 0, 'stored observations are listed');
+  } finally {
+    await medward.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { auditCommand } from './commands/audit.js';
 import { devicesCommand } from './commands/devices.js';
+import { simulateCommand } from './commands/simulate.js';
 import { startCommand } from './commands/start.js';
 import { tokenCommand } from './commands/token.js';
 import { handleCliError } from './errors.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   program.addCommand(auditCommand(openRuntime));
   program.addCommand(tokenCommand(openRuntime));
   program.addCommand(devicesCommand(openRuntime));
+  program.addCommand(simulateCommand());
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) {

@@ -87,3 +87,29 @@ export {
 export { configurationFromReport, extractObservations } from './scan-report.js';
 export type { Configuration, ObservationResult, ScanReportSource } from './scan-report.js';
 export type { CompoundComponent, Observation, ObservedValue } from './observations.js';
+
+// ---- IEEE 11073-20601 manager (network side): component, observation store, transport, simulator ----
+export { Ieee11073Section } from './config.js';
+export type { Ieee11073Config } from './config.js';
+export { Ieee11073Manager } from './manager/manager.js';
+export type { Ieee11073ManagerDeps } from './manager/manager.js';
+export { OBSERVATION_COMMITTED_SUBJECT } from './manager/publisher.js';
+export type { CommittedObservation, ObservationCommittedEvent } from './manager/publisher.js';
+export { Ieee11073Repository } from './store/repository.js';
+export type { ObservationPage, ObservationQuery } from './store/repository.js';
+export { ieee11073Migrations } from './store/tables.js';
+export { measurementStatusFlags } from './store/model.js';
+export type {
+  ClockType,
+  Observation as DeviceObservation,
+  ObservationTimestamp,
+  ObservationValue,
+} from './store/model.js';
+export type { ApduListener, ApduTransport, ApduTransportHandler } from './transport/transport.js';
+export { SimulatedAgent } from './simulator/agent.js';
+export type { AckRecord, AgentOptions, AgentResult } from './simulator/agent.js';
+export { agentKinds, createScenario, isAgentKind } from './simulator/scenarios.js';
+export type { AgentKind, ExpectedObservation, Scenario } from './simulator/scenarios.js';
+export { runSimulation } from './simulator/run.js';
+export type { SimulationOptions, SimulationSummary } from './simulator/run.js';
+export { observationRoutes } from './routes.js';

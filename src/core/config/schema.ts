@@ -1,6 +1,7 @@
 import { Type, type Static, type TInteger, type TObject, type TString } from '@sinclair/typebox';
 import { EnforcementSection } from '../../enforcement/config.js';
 import { Onem2mSection } from '../../onem2m/config.js';
+import { Ieee11073Section } from '../../ieee11073/config.js';
 import { FhirSection } from '../../fhir/config.js';
 
 /**
@@ -114,6 +115,7 @@ export const ConfigSchema = Type.Object(
     shutdown: ShutdownSection,
     enforcement: EnforcementSection,
     onem2m: Onem2mSection,
+    ieee11073: Ieee11073Section,
     fhir: FhirSection,
   },
   { additionalProperties: false },

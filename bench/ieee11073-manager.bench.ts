@@ -1,0 +1,247 @@
+// End-to-end benchmark of the IEEE 11073-20601 manager: simulated agents in a
+// child process stream confirmed reports over TCP on 127.0.0.1 to a manager
+// in this process, which commits them to a temporary SQLite file.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { AuditTrail } from '../src/core/audit/index.js';
+import { InProcessBus } from '../src/core/bus/index.js';
+import { silentLogger } from '../src/core/logger.js';
+import { createMetricsRegistry, type Registry } from '../src/core/metrics.js';
+import { Storage, migrateToLatest } from '../src/core/storage/index.js';
+import {
+  Ieee11073Manager,
+  Ieee11073Section,
+  type Ieee11073Config,
+} from '../src/ieee11073/index.js';
+import type { SimulationSummary } from '../src/ieee11073/index.js';
+import { allMigrations } from '../src/migrations.js';
+import type { Benchmark, Figure } from './harness.js';
+import { Value } from '@sinclair/typebox/value';
+
+const AGENTS = Number(process.env.MEDWARD_BENCH_AGENTS ?? 1000);
+/** Reports per second per agent. */
+const RATE = Number(process.env.MEDWARD_BENCH_RATE ?? 2);
+/**
+ * Stored readings per report: a blood pressure reading is 2 observations
+ * (the compound systolic/diastolic/mean and the pulse rate), so 5 readings
+ * make 10 observations a report and 1000 agents at 2 reports/s offer 20,000
+ * observations/s.
+ */
+const READINGS_PER_REPORT = Number(process.env.MEDWARD_BENCH_READINGS ?? 5);
+const DURATION_MS = Number(process.env.MEDWARD_BENCH_DURATION_MS ?? 20000);
+/** Settling time between the last association and the throughput window. */
+const WINDOW_MARGIN_MS = 2000;
+/** Length of the throughput window. */
+const WINDOW_MS = Math.max(1000, DURATION_MS - 3 * WINDOW_MARGIN_MS - 4000);
+
+const simulatorScript = new URL('../scripts/ieee11073-simulate.ts', import.meta.url).pathname;
+
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  gc();
+  gc();
+}
+
+function memoryInUse(): number {
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+interface Agents {
+  summary: Promise<SimulationSummary>;
+  kill(): void;
+}
+
+/** Starts the simulator in a child process; its summary arrives when it exits. */
+function startAgents(
+  port: number,
+  kind: 'bpm' | 'pulseox',
+  readings: number,
+  rate: number,
+  durationMs: number,
+): Agents {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      simulatorScript,
+      'agents',
+      '--kind',
+      kind,
+      '--measurements-per-report',
+      String(readings),
+      '--count',
+      String(AGENTS),
+      '--rate',
+      String(rate),
+      '--duration-ms',
+      String(durationMs),
+      '--port',
+      String(port),
+      '--json',
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+  });
+  const summary = new Promise<SimulationSummary>((resolve, reject) => {
+    child.on('close', () => {
+      try {
+        resolve(JSON.parse(output) as SimulationSummary);
+      } catch {
+        reject(new Error(`simulator printed no summary: ${output.slice(0, 500)}`));
+      }
+    });
+  });
+  return {
+    summary,
+    kill: () => {
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+function committedObservations(registry: Registry): Promise<number> {
+  return (
+    registry
+      .getSingleMetric('medward_ieee11073_observations_committed_total')
+      ?.get()
+      .then((metric) => metric.values[0]?.value ?? 0) ?? Promise.resolve(0)
+  );
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      return false;
+    }
+    await delay(100);
+  }
+  return true;
+}
+
+async function measureThroughput(manager: Ieee11073Manager, registry: Registry): Promise<Figure[]> {
+  const agents = startAgents(manager.port, 'bpm', READINGS_PER_REPORT, RATE, DURATION_MS);
+  // Each agent reports for DURATION_MS from its own association, so the
+  // window starts once all are associated and ends before the first release.
+  const associated = await waitFor(() => manager.associationCount >= AGENTS, 60000);
+  await delay(WINDOW_MARGIN_MS);
+  const startCount = await committedObservations(registry);
+  const startMs = performance.now();
+  await delay(WINDOW_MS);
+  const endCount = await committedObservations(registry);
+  const windowSeconds = (performance.now() - startMs) / 1000;
+  const summary = await agents.summary;
+  if (!associated) {
+    throw new Error(`only ${manager.associationCount} of ${AGENTS} agents associated within 60 s`);
+  }
+  return [
+    {
+      name: `committed observations per second (${AGENTS} agents, ${RATE} reports/s of ${READINGS_PER_REPORT * 2} observations each)`,
+      value: (endCount - startCount) / windowSeconds,
+      unit: 'observations/s',
+      target: { comparison: '>=', value: 20000 },
+    },
+    { name: 'report-to-ack latency p50', value: summary.latencyMs.p50, unit: 'ms' },
+    {
+      name: 'report-to-ack latency p99',
+      value: summary.latencyMs.p99,
+      unit: 'ms',
+      target: { comparison: '<=', value: 50 },
+    },
+    { name: 'acknowledged reports', value: summary.acksReceived, unit: 'reports' },
+    {
+      name: 'failed agent sessions',
+      value: summary.sessionsFailed,
+      unit: 'sessions',
+      target: { comparison: '<=', value: 0 },
+    },
+  ];
+}
+
+async function measureMemory(manager: Ieee11073Manager): Promise<Figure[]> {
+  collectGarbage();
+  const before = memoryInUse();
+  // One report per agent, then the agents stay associated and idle.
+  const agents = startAgents(manager.port, 'pulseox', 1, 0.001, 60000);
+  // The agents are killed below, so they print no summary.
+  agents.summary.catch(() => undefined);
+  const associated = await waitFor(() => manager.associationCount >= AGENTS, 30000);
+  await delay(1000);
+  collectGarbage();
+  const after = memoryInUse();
+  const count = manager.associationCount;
+  agents.kill();
+  await waitFor(() => manager.connectionCount === 0, 10000);
+  if (!associated) {
+    throw new Error(`only ${count} of ${AGENTS} agents associated within 30 s`);
+  }
+  return [
+    {
+      name: `memory per associated idle agent (${count} agents, heap and buffers)`,
+      value: (after - before) / count / 1024,
+      unit: 'KiB',
+      target: { comparison: '<=', value: 50 },
+    },
+  ];
+}
+
+export const benchmark: Benchmark = {
+  name: 'ieee11073-manager',
+  description:
+    'IEEE 11073-20601 manager end to end: simulated blood pressure monitors uploading stored ' +
+    'readings (10 observations per confirmed report) from a child process over TCP on 127.0.0.1, ' +
+    'group commit into a temporary SQLite file (WAL, synchronous=FULL); latency is measured by the ' +
+    'agents from sending a report to its RORS. Memory: idle associated pulse oximeters.',
+  async run(): Promise<Figure[]> {
+    const dir = mkdtempSync(join(tmpdir(), 'medward-bench-ieee11073-'));
+    const logger = silentLogger();
+    const storage = new Storage(
+      { url: `sqlite:${join(dir, 'medward.db')}`, poolSize: 1, statementTimeoutMs: 15000 },
+      logger,
+    );
+    const registry = createMetricsRegistry({ defaultMetrics: false });
+    const bus = new InProcessBus(logger);
+    let manager: Ieee11073Manager | undefined;
+    try {
+      await storage.start();
+      await migrateToLatest(storage, allMigrations, logger);
+      await bus.start();
+      const config: Ieee11073Config = {
+        ...(Value.Default(Ieee11073Section, {}) as Ieee11073Config),
+        enabled: true,
+        listen: { host: '127.0.0.1', port: 0 },
+      };
+      manager = new Ieee11073Manager({
+        config,
+        storage,
+        bus,
+        audit: new AuditTrail(storage, { siteId: 'bench' }),
+        logger,
+        metrics: registry,
+      });
+      await manager.start();
+      const throughput = await measureThroughput(manager, registry);
+      const memory = await measureMemory(manager);
+      return [...throughput, ...memory];
+    } finally {
+      await manager?.stop();
+      await bus.stop();
+      await storage.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,94 @@
+/**
+ * The APDUs the manager sends, already MDER-encoded.
+ */
+import type { Apdu, DataMessage, EventReplyInfo } from '../apdu.js';
+import { ReleaseRequestReason, ReleaseResponseReason } from '../association.js';
+import { encodeApdu } from '../encode.js';
+import { finiteNumber } from '../float.js';
+import { MdcObject } from '../nomenclature-table.js';
+import { absoluteTimeFromDate } from '../time.js';
+
+const emptyReply: EventReplyInfo = { kind: 'raw', bytes: new Uint8Array(0) };
+
+function prst(invokeId: number, message: DataMessage): Uint8Array {
+  return encodeApdu({ kind: 'prst', data: { invokeId, message } });
+}
+
+export function encode(apdu: Apdu): Uint8Array {
+  return encodeApdu(apdu);
+}
+
+export function abortApdu(reason: number): Uint8Array {
+  return encodeApdu({ kind: 'abrt', reason });
+}
+
+export function releaseRequestApdu(): Uint8Array {
+  return encodeApdu({ kind: 'rlrq', reason: ReleaseRequestReason.normal });
+}
+
+export function releaseResponseApdu(): Uint8Array {
+  return encodeApdu({ kind: 'rlre', reason: ReleaseResponseReason.normal });
+}
+
+/**
+ * RORS of a confirmed event report: invoke id, object handle and event type
+ * echo the report, and current-time echoes its event-time.
+ */
+export function eventReportResultApdu(
+  invokeId: number,
+  objHandle: number,
+  eventTime: number,
+  eventType: number,
+  reply: EventReplyInfo = emptyReply,
+): Uint8Array {
+  return prst(invokeId, {
+    kind: 'rors-confirmed-event-report',
+    objHandle,
+    currentTime: eventTime,
+    eventType,
+    eventReplyInfo: reply,
+  });
+}
+
+/** RORS of a configuration report with the manager's ConfigResult. */
+export function configReportResultApdu(
+  invokeId: number,
+  objHandle: number,
+  eventTime: number,
+  configReportId: number,
+  configResult: number,
+): Uint8Array {
+  return eventReportResultApdu(invokeId, objHandle, eventTime, MdcObject.MDC_NOTI_CONFIG, {
+    kind: 'config-report-rsp',
+    configReportId,
+    configResult,
+  });
+}
+
+export function rejectApdu(invokeId: number, problem: number): Uint8Array {
+  return prst(invokeId, { kind: 'rorj', problem });
+}
+
+export function errorApdu(invokeId: number, errorValue: number): Uint8Array {
+  return prst(invokeId, { kind: 'roer', errorValue, parameter: new Uint8Array(0) });
+}
+
+/** GET of every attribute of the MDS (handle 0): an empty attribute-id-list asks for all. */
+export function mdsGetApdu(invokeId: number): Uint8Array {
+  return prst(invokeId, { kind: 'roiv-get', objHandle: 0, attributeIdList: [] });
+}
+
+/** Confirmed ACTION MDC_ACT_SET_TIME with `date` as the agent's new absolute time. */
+export function setTimeApdu(invokeId: number, date: Date): Uint8Array {
+  return prst(invokeId, {
+    kind: 'roiv-confirmed-action',
+    objHandle: 0,
+    actionType: MdcObject.MDC_ACT_SET_TIME,
+    actionInfoArgs: {
+      kind: 'set-time',
+      dateTime: absoluteTimeFromDate(date),
+      // Accuracy of the time sent; 0 claims no known error.
+      accuracy: finiteNumber(0, 0),
+    },
+  });
+}

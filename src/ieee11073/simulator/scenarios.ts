@@ -1,0 +1,390 @@
+/**
+ * Device scenarios of the agent simulator: configuration, MDS attributes and
+ * measurement reports of a pulse oximeter (10404), blood pressure monitor
+ * (10407), thermometer (10408), weighing scale (10415) and glucose meter
+ * (10417). Reports follow the layouts of the published example APDUs of
+ * these specializations: fixed scan reports with SFLOAT or FLOAT values and
+ * absolute time stamps laid out by the attribute-value-map, and variable scan
+ * reports carrying the same attributes with their ids.
+ */
+import type {
+  Ava,
+  ConfigObject,
+  EventInfo,
+  ObservationScan,
+  ObservationScanFixed,
+} from '../apdu.js';
+import { standardConfiguration } from '../configurations.js';
+import { encodeFloat, encodeSfloat, finiteNumber, type MderFiniteNumber } from '../float.js';
+import { mdcCode } from '../nomenclature.js';
+import {
+  MdcDimension as D,
+  MdcInfrastructure as I,
+  MdcObject as O,
+  MdcPartition,
+  MdcScada as S,
+} from '../nomenclature-table.js';
+import { absoluteTimeFromDate, encodeAbsoluteTime } from '../time.js';
+
+export const agentKinds = ['pulseox', 'bpm', 'thermometer', 'scale', 'glucose'] as const;
+export type AgentKind = (typeof agentKinds)[number];
+
+/** dev-config-id of the extended configurations the simulator announces. */
+export const SIMULATED_EXTENDED_CONFIG_ID = 0x4000;
+
+/** Observation the manager should store for one value of a report. */
+export interface ExpectedObservation {
+  handle: number;
+  /** Full MDC code of the type. */
+  type: number;
+  /** Full MDC code of the unit. */
+  unit: number;
+  /** Decimal of a numeric value, or the component decimals of a compound one joined by '/'. */
+  decimal: string;
+  /** The measurement time the agent stamped, absent for reports without time stamps. */
+  measuredAt?: Date;
+}
+
+export interface Measurement {
+  eventType: number;
+  eventInfo: EventInfo;
+  expected: ExpectedObservation[];
+}
+
+export interface ScenarioOptions {
+  /** Announce the objects as an extended configuration (0x4000) instead of the standard one. */
+  extended?: boolean;
+  /** Scan report layout; default fixed. */
+  reportStyle?: 'fixed' | 'variable';
+  /**
+   * Measurements per report, as when an agent uploads stored readings; default 1.
+   * Time-stamped readings of one report lie 1 s apart, the last at the report time.
+   */
+  measurementsPerReport?: number;
+}
+
+export interface Scenario {
+  kind: AgentKind;
+  /** Device specialization, for example '10404'. */
+  specialization: string;
+  devConfigId: number;
+  /** Objects sent in a configuration report when the manager does not know `devConfigId`. */
+  configuration: ConfigObject[];
+  reportStyle: 'fixed' | 'variable';
+  /** MDC_DEV_SPEC_PROFILE_* term (partition 8). */
+  profile: number;
+  modelNumber: string;
+  /** True when the reports carry absolute time stamps. */
+  timeStamped: boolean;
+  measurementsPerReport: number;
+  /** Builds report number `sequence`, its last reading measured at `measuredAt` on the agent's clock. */
+  measurement(sequence: number, measuredAt: Date): Measurement;
+}
+
+const scada = (term: number): number => mdcCode(MdcPartition.scada, term);
+const dimension = (term: number): number => mdcCode(MdcPartition.dimension, term);
+
+/** One value of a metric object of a scenario. */
+interface ValueSpec {
+  handle: number;
+  type: number;
+  unit: number;
+  /** Values of reading `sequence`, for the encoding the configuration's attribute-value-map gives. */
+  values(sequence: number, encoding: ValueEncoding): MderFiniteNumber[];
+}
+
+/** Encoding of a value: SFLOAT, FLOAT, or an SFLOAT list (compound). */
+type ValueEncoding = 'sfloat' | 'float' | 'sfloat-list';
+
+/** Layout of one object's fixed values in the configuration. */
+interface ValueLayout {
+  encoding: ValueEncoding;
+  timeStamped: boolean;
+}
+
+interface KindSpec {
+  specialization: string;
+  standardConfigId: number;
+  profile: number;
+  modelNumber: string;
+  values: ValueSpec[];
+  /** Objects of the extended configuration; the standard objects when absent. */
+  extendedObjects?: () => ConfigObject[];
+  defaultExtended: boolean;
+  defaultReportStyle: 'fixed' | 'variable';
+}
+
+function ava(attributeId: number, value: Ava['value']): Ava {
+  return { attributeId, value };
+}
+
+/** Returns the thermometer object of the published extended 10408 configuration: FLOAT value and absolute time. */
+function thermometerObjects(): ConfigObject[] {
+  return [
+    {
+      objClass: O.MDC_MOC_VMO_METRIC_NU,
+      objHandle: 1,
+      attributes: [
+        ava(O.MDC_ATTR_ID_TYPE, {
+          kind: 'type',
+          value: { partition: MdcPartition.scada, code: S.MDC_TEMP_BODY },
+        }),
+        ava(O.MDC_ATTR_METRIC_SPEC_SMALL, { kind: 'u16', value: 0xf040 }),
+        ava(O.MDC_ATTR_UNIT_CODE, { kind: 'u16', value: D.MDC_DIM_DEGC }),
+        ava(O.MDC_ATTR_ATTRIBUTE_VAL_MAP, {
+          kind: 'attr-val-map',
+          value: [
+            { attributeId: O.MDC_ATTR_NU_VAL_OBS_SIMP, attributeLen: 4 },
+            { attributeId: O.MDC_ATTR_TIME_STAMP_ABS, attributeLen: 8 },
+          ],
+        }),
+      ],
+    },
+  ];
+}
+
+const kinds: Readonly<Record<AgentKind, KindSpec>> = {
+  pulseox: {
+    specialization: '10404',
+    standardConfigId: 0x0190,
+    profile: I.MDC_DEV_SPEC_PROFILE_PULS_OXIM,
+    modelNumber: 'SimOx 400',
+    defaultExtended: false,
+    defaultReportStyle: 'fixed',
+    values: [
+      {
+        handle: 1,
+        type: scada(S.MDC_PULS_OXIM_SAT_O2),
+        unit: dimension(D.MDC_DIM_PERCENT),
+        values: (n) => [finiteNumber(90 + (n % 10), 0)],
+      },
+      {
+        handle: 10,
+        type: scada(S.MDC_PULS_OXIM_PULS_RATE),
+        unit: dimension(D.MDC_DIM_BEAT_PER_MIN),
+        values: (n) => [finiteNumber(60 + (n % 40), 0)],
+      },
+    ],
+  },
+  bpm: {
+    specialization: '10407',
+    standardConfigId: 0x02bc,
+    profile: I.MDC_DEV_SPEC_PROFILE_BP,
+    modelNumber: 'SimBP 700',
+    defaultExtended: false,
+    defaultReportStyle: 'fixed',
+    values: [
+      {
+        handle: 1,
+        type: scada(S.MDC_PRESS_BLD_NONINV),
+        unit: dimension(D.MDC_DIM_MMHG),
+        values: (n) => {
+          const systolic = 110 + (n % 30);
+          const diastolic = 70 + (n % 15);
+          const mean = Math.round((systolic + 2 * diastolic) / 3);
+          return [finiteNumber(systolic, 0), finiteNumber(diastolic, 0), finiteNumber(mean, 0)];
+        },
+      },
+      {
+        handle: 2,
+        type: scada(S.MDC_PULS_RATE_NON_INV),
+        unit: dimension(D.MDC_DIM_BEAT_PER_MIN),
+        values: (n) => [finiteNumber(600 + (n % 300), -1)],
+      },
+    ],
+  },
+  thermometer: {
+    specialization: '10408',
+    standardConfigId: 0x0320,
+    profile: I.MDC_DEV_SPEC_PROFILE_TEMP,
+    modelNumber: 'SimTherm 800',
+    defaultExtended: true,
+    defaultReportStyle: 'fixed',
+    extendedObjects: thermometerObjects,
+    values: [
+      {
+        handle: 1,
+        type: scada(S.MDC_TEMP_BODY),
+        unit: dimension(D.MDC_DIM_DEGC),
+        // FLOAT: three decimals, 36.000 to 40.999 Cel, distinct for 5,000 readings in a row.
+        values: (n, encoding) =>
+          encoding === 'float'
+            ? [finiteNumber(36000 + (n % 5000), -3)]
+            : [finiteNumber(350 + (n % 60), -1)],
+      },
+    ],
+  },
+  scale: {
+    specialization: '10415',
+    standardConfigId: 0x05dc,
+    profile: I.MDC_DEV_SPEC_PROFILE_SCALE,
+    modelNumber: 'SimScale 1500',
+    defaultExtended: false,
+    defaultReportStyle: 'fixed',
+    values: [
+      {
+        handle: 1,
+        type: scada(S.MDC_MASS_BODY_ACTUAL),
+        unit: dimension(D.MDC_DIM_KILO_G),
+        values: (n) => [finiteNumber(600 + (n % 400), -1)],
+      },
+    ],
+  },
+  glucose: {
+    specialization: '10417',
+    standardConfigId: 0x06a4,
+    profile: I.MDC_DEV_SPEC_PROFILE_GLUCOSE,
+    modelNumber: 'SimGluco 1700',
+    defaultExtended: false,
+    defaultReportStyle: 'variable',
+    values: [
+      {
+        handle: 1,
+        type: scada(S.MDC_CONC_GLU_CAPILLARY_WHOLEBLOOD),
+        unit: dimension(D.MDC_DIM_MILLI_G_PER_DL),
+        values: (n) => [finiteNumber(700 + (n % 800), -1)],
+      },
+    ],
+  },
+};
+
+function valueAttributeId(encoding: ValueEncoding): number {
+  switch (encoding) {
+    case 'sfloat':
+      return O.MDC_ATTR_NU_VAL_OBS_BASIC;
+    case 'float':
+      return O.MDC_ATTR_NU_VAL_OBS_SIMP;
+    case 'sfloat-list':
+      return O.MDC_ATTR_NU_CMPD_VAL_OBS_BASIC;
+  }
+}
+
+function valueAttribute(encoding: ValueEncoding, numbers: MderFiniteNumber[]): Ava {
+  const attributeId = valueAttributeId(encoding);
+  switch (encoding) {
+    case 'sfloat':
+      return ava(attributeId, { kind: 'sfloat', value: numbers[0] ?? finiteNumber(0, 0) });
+    case 'float':
+      return ava(attributeId, { kind: 'float', value: numbers[0] ?? finiteNumber(0, 0) });
+    case 'sfloat-list':
+      return ava(attributeId, { kind: 'sfloat-list', value: numbers });
+  }
+}
+
+/** MDER bytes of one fixed value, in the layout of the attribute-value-maps above. */
+function fixedValueBytes(encoding: ValueEncoding, numbers: MderFiniteNumber[]): number[] {
+  const bytes: number[] = [];
+  const u16 = (value: number): void => {
+    bytes.push((value >> 8) & 0xff, value & 0xff);
+  };
+  switch (encoding) {
+    case 'sfloat':
+      u16(encodeSfloat(numbers[0] ?? finiteNumber(0, 0)));
+      break;
+    case 'float': {
+      const bits = encodeFloat(numbers[0] ?? finiteNumber(0, 0));
+      u16(bits >>> 16);
+      u16(bits & 0xffff);
+      break;
+    }
+    case 'sfloat-list':
+      u16(numbers.length);
+      u16(numbers.length * 2);
+      for (const number of numbers) {
+        u16(encodeSfloat(number));
+      }
+      break;
+  }
+  return bytes;
+}
+
+/** Reads an object's value encoding and time stamp from its attribute-value-map. */
+function layoutOf(objects: readonly ConfigObject[], handle: number): ValueLayout {
+  const object = objects.find((candidate) => candidate.objHandle === handle);
+  const map = object?.attributes.find((ava) => ava.attributeId === O.MDC_ATTR_ATTRIBUTE_VAL_MAP);
+  const entries = map?.value.kind === 'attr-val-map' ? map.value.value : [];
+  const ids = entries.map((entry) => entry.attributeId);
+  const encoding: ValueEncoding = ids.includes(O.MDC_ATTR_NU_CMPD_VAL_OBS_BASIC)
+    ? 'sfloat-list'
+    : ids.includes(O.MDC_ATTR_NU_VAL_OBS_SIMP)
+      ? 'float'
+      : 'sfloat';
+  return { encoding, timeStamped: ids.includes(O.MDC_ATTR_TIME_STAMP_ABS) };
+}
+
+function buildScenario(kind: AgentKind, options: ScenarioOptions): Scenario {
+  const spec = kinds[kind];
+  const extended = options.extended ?? spec.defaultExtended;
+  const standard = standardConfiguration(spec.standardConfigId);
+  const configuration = extended
+    ? (spec.extendedObjects?.() ?? [...(standard?.objects ?? [])])
+    : [...(standard?.objects ?? [])];
+  const reportStyle = options.reportStyle ?? spec.defaultReportStyle;
+  const perReport = Math.max(1, Math.floor(options.measurementsPerReport ?? 1));
+  const layouts = spec.values.map((value) => layoutOf(configuration, value.handle));
+  return {
+    kind,
+    specialization: spec.specialization,
+    devConfigId: extended ? SIMULATED_EXTENDED_CONFIG_ID : spec.standardConfigId,
+    configuration,
+    reportStyle,
+    profile: spec.profile,
+    modelNumber: spec.modelNumber,
+    timeStamped: layouts.some((layout) => layout.timeStamped),
+    measurementsPerReport: perReport,
+    measurement(sequence, measuredAt) {
+      const expected: ExpectedObservation[] = [];
+      const fixed: ObservationScanFixed[] = [];
+      const variable: ObservationScan[] = [];
+      for (let reading = 0; reading < perReport; reading += 1) {
+        const readingAt = new Date(measuredAt.getTime() - (perReport - 1 - reading) * 1000);
+        const time = absoluteTimeFromDate(readingAt);
+        // AbsoluteTime has hundredths of a second; the expected time drops the rest.
+        const stamped = new Date(Math.floor(readingAt.getTime() / 10) * 10);
+        spec.values.forEach((value, index) => {
+          const layout = layouts[index] ?? { encoding: 'sfloat', timeStamped: false };
+          const numbers = value.values(sequence * perReport + reading, layout.encoding);
+          const observation: ExpectedObservation = {
+            handle: value.handle,
+            type: value.type,
+            unit: value.unit,
+            decimal: numbers.map((number) => number.decimal).join('/'),
+          };
+          if (layout.timeStamped) {
+            observation.measuredAt = stamped;
+          }
+          expected.push(observation);
+          const bytes = fixedValueBytes(layout.encoding, numbers);
+          const attributes = [valueAttribute(layout.encoding, numbers)];
+          if (layout.timeStamped) {
+            bytes.push(...encodeAbsoluteTime(time));
+            attributes.push(ava(O.MDC_ATTR_TIME_STAMP_ABS, { kind: 'absolute-time', value: time }));
+          }
+          fixed.push({ objHandle: value.handle, obsValData: new Uint8Array(bytes) });
+          variable.push({ objHandle: value.handle, attributes });
+        });
+      }
+      const header = { dataReqId: 0xf000, scanReportNo: sequence & 0xffff };
+      return reportStyle === 'fixed'
+        ? {
+            eventType: O.MDC_NOTI_SCAN_REPORT_FIXED,
+            eventInfo: { kind: 'scan-fixed', ...header, obsScanFixed: fixed },
+            expected,
+          }
+        : {
+            eventType: O.MDC_NOTI_SCAN_REPORT_VAR,
+            eventInfo: { kind: 'scan-var', ...header, obsScanVar: variable },
+            expected,
+          };
+    },
+  };
+}
+
+/** Returns the scenario of a device kind. */
+export function createScenario(kind: AgentKind, options: ScenarioOptions = {}): Scenario {
+  return buildScenario(kind, options);
+}
+
+export function isAgentKind(value: string): value is AgentKind {
+  return (agentKinds as readonly string[]).includes(value);
+}
