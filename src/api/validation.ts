@@ -2,6 +2,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifySchemaCompiler, FastifySchemaValidationError } from 'fastify';
+import { describeSchemaError } from '../core/schema-problems.js';
 
 /**
  * Validates request parts with TypeBox's compiler. Bodies are checked as
@@ -25,25 +26,9 @@ export const validatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, http
         instancePath: error.path,
         schemaPath: '',
         params: {},
-        message: describe(error.schema, error.message),
+        message: describeSchemaError(error.schema, error.message),
       });
     }
     return { error: issues };
   };
 };
-
-/** Names the allowed values when the failing schema is a union of literals. */
-function describe(schema: TSchema, message: string): string {
-  const options: unknown = schema.anyOf;
-  if (!Array.isArray(options) || options.length === 0) {
-    return message;
-  }
-  const values: string[] = [];
-  for (const option of options as unknown[]) {
-    if (typeof option !== 'object' || option === null || !('const' in option)) {
-      return message;
-    }
-    values.push(String(option.const));
-  }
-  return `Expected one of ${values.join(', ')}`;
-}

@@ -1,6 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { invalid } from '../core/errors.js';
+import { describeSchemaError } from '../core/schema-problems.js';
 import {
   DeviceCreateSchema,
   DevicePatchSchema,
@@ -27,25 +28,9 @@ export function collectSchemaProblems<T extends TSchema>(
     if (byPath.has(error.path)) {
       continue;
     }
-    const allowed = literalValues(error.schema);
-    byPath.set(error.path, allowed === undefined ? error.message : `Expected one of ${allowed}`);
+    byPath.set(error.path, describeSchemaError(error.schema, error.message));
   }
   return [...byPath].map(([path, message]) => ({ path, message }));
-}
-
-function literalValues(schema: TSchema): string | undefined {
-  const options: unknown = schema.anyOf;
-  if (!Array.isArray(options) || options.length === 0) {
-    return undefined;
-  }
-  const values: string[] = [];
-  for (const option of options as unknown[]) {
-    if (typeof option !== 'object' || option === null || !('const' in option)) {
-      return undefined;
-    }
-    values.push(String(option.const));
-  }
-  return values.join(', ');
 }
 
 function rejectInvalid(problems: ValidationProblem[]): never {

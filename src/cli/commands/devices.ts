@@ -7,6 +7,7 @@ import {
   type DevicePage,
 } from '../../inventory/index.js';
 import { asLocalUser, type OpenRuntime } from '../runtime.js';
+import { formatTable } from '../format.js';
 
 function parseLimit(value: string): number {
   const limit = Number(value);
@@ -14,20 +15,6 @@ function parseLimit(value: string): number {
     throw new InvalidArgumentError(`expected a whole number from 1 to ${MAX_PAGE_LIMIT}`);
   }
   return limit;
-}
-
-function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  return [header, ...rows]
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 function describePage(page: DevicePage): string {

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { allRoles, type ApiTokenInfo, type Role } from '../../access/index.js';
 import { asLocalUser, type OpenRuntime } from '../runtime.js';
+import { formatTable } from '../format.js';
 
 const MAX_EXPIRY_DAYS = 3650;
 const DAY_MS = 86_400_000;
@@ -11,20 +12,6 @@ function parseExpiryDays(value: string): number {
     throw new InvalidArgumentError(`expected whole days from 1 to ${MAX_EXPIRY_DAYS}`);
   }
   return days;
-}
-
-function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  return [header, ...rows]
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 function describeTokens(tokens: readonly ApiTokenInfo[]): string {
