@@ -12,6 +12,7 @@ import { Storage, migrateToLatest } from './core/storage/index.js';
 import { createEnforcementService, type EnforcementService } from './enforcement/index.js';
 import { FhirExporter, fhirRoutes } from './fhir/index.js';
 import { Ieee11073Manager, observationRoutes } from './ieee11073/index.js';
+import { InterworkingComponent } from './interworking/index.js';
 import { InventoryService } from './inventory/index.js';
 import { Onem2mCse } from './onem2m/index.js';
 import { allMigrations } from './migrations.js';
@@ -29,6 +30,7 @@ export interface Medward {
   readonly fhir: FhirExporter;
   readonly cse: Onem2mCse | undefined;
   readonly ieee11073: Ieee11073Manager | undefined;
+  readonly interworking: InterworkingComponent | undefined;
   readonly metrics: Registry;
   readonly broker: EmbeddedBroker | undefined;
   /** The MQTT broker URL components use: the embedded broker's or the configured one. */
@@ -120,6 +122,25 @@ export function createMedward(config: MedwardConfig, logger: Logger): Medward {
       )
     : undefined;
 
+  // Starts after the CSE, the manager and the exporter, so it stops before them.
+  const interworking =
+    config.interworking.enabled && cse !== undefined && ieee11073 !== undefined
+      ? lifecycle.add(
+          new InterworkingComponent({
+            config: config.interworking,
+            bus,
+            audit,
+            logger,
+            repository: ieee11073.repository,
+            cse,
+            cseName: config.onem2m.cseName,
+            adminOriginator: config.onem2m.adminOriginator,
+            agents: ieee11073,
+            ...(config.fhir.enabled ? { fhir } : {}),
+          }),
+        )
+      : undefined;
+
   const routePlugins = [fhirRoutes(fhir)];
   if (ieee11073 !== undefined) {
     routePlugins.push(observationRoutes(ieee11073));
@@ -150,6 +171,7 @@ export function createMedward(config: MedwardConfig, logger: Logger): Medward {
     fhir,
     cse,
     ieee11073,
+    interworking,
     metrics,
     broker,
     get mqttUrl() {

@@ -35,7 +35,8 @@ import type { Bundle } from './resources.js';
 import { FhirStore, type OutboxBatch, type OutboxCounts } from './store.js';
 
 /** Bus subject on which the 11073 manager publishes committed observations (a PhdExportPayload). */
-export const OBSERVATION_COMMITTED_SUBJECT = 'ieee11073.observation.committed';
+/** Bus subject whose messages carry a `PhdExportPayload` to store and export. */
+export const FHIR_EXPORT_SUBJECT = 'fhir.export.requested';
 const consumerGroup = 'fhir-export';
 
 export interface FhirExporterDeps {
@@ -191,7 +192,7 @@ export class FhirExporter implements Component {
       return;
     }
     this.subscription = await this.bus.subscribe({
-      subject: OBSERVATION_COMMITTED_SUBJECT,
+      subject: FHIR_EXPORT_SUBJECT,
       group: consumerGroup,
       handler: async (message) => {
         await this.enqueue(message.data);

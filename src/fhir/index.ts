@@ -5,7 +5,7 @@
 export { FhirSection, timeSyncProtocols, type FhirConfig } from './config.js';
 export {
   FhirExporter,
-  OBSERVATION_COMMITTED_SUBJECT,
+  FHIR_EXPORT_SUBJECT,
   gatewaySystemIdFor,
   type BundleQuery,
   type FhirExporterDeps,

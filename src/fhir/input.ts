@@ -270,7 +270,7 @@ export const PhdDeviceInput = Type.Object(
 export type PhdDeviceInput = Static<typeof PhdDeviceInput>;
 
 /**
- * Payload of the bus subject `ieee11073.observation.committed`: the agent
+ * Payload of the bus subject `fhir.export.requested`: the agent
  * and the observations the manager committed for it in one step. Every
  * observation's deviceSystemId must be the device's systemId.
  */

@@ -11,7 +11,7 @@ import { createMetricsRegistry, type Registry } from '../../src/core/metrics.js'
 import { migrateToLatest, type DialectName } from '../../src/core/storage/index.js';
 import {
   FhirExporter,
-  OBSERVATION_COMMITTED_SUBJECT,
+  FHIR_EXPORT_SUBJECT,
   fhirMigrations,
   type FhirConfig,
   type PhdExportPayload,
@@ -163,7 +163,7 @@ function runExporterTests(dialect: DialectName): void {
 
     async function publishAll(bus: InProcessBus, list: PhdExportPayload[]): Promise<void> {
       for (const payload of list) {
-        await bus.publish(OBSERVATION_COMMITTED_SUBJECT, payload);
+        await bus.publish(FHIR_EXPORT_SUBJECT, payload);
       }
     }
 

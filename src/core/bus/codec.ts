@@ -21,27 +21,31 @@ const reservedHeaderPrefixes = ['nats-', 'medward-'];
  * are bigint and cyclic references, which it cannot encode.
  */
 export function assertJsonValue(value: unknown, path = '$', ancestors: object[] = []): void {
-  const reject = (what: string): never => {
-    throw invalid(
-      'BUS_INVALID_PAYLOAD',
-      `message data at ${path} is ${what}, which is not JSON-serialisable; convert it to a string, number, boolean, null, array or plain object`,
-      { path },
-    );
-  };
+  // The walk keeps the keys of the current path in a stack and builds the
+  // path string only for an error, so a valid value allocates nothing per member.
+  checkJsonValue(value, path, [], [...ancestors]);
+}
+
+function checkJsonValue(
+  value: unknown,
+  rootPath: string,
+  keys: (string | number)[],
+  ancestors: object[],
+): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return;
     case 'number':
       if (!Number.isFinite(value)) {
-        reject(String(value));
+        rejectJsonValue(rootPath, keys, String(value));
       }
       return;
     case 'undefined':
     case 'function':
     case 'symbol':
     case 'bigint':
-      reject(`a ${typeof value}`);
+      rejectJsonValue(rootPath, keys, `a ${typeof value}`);
       return;
     case 'object':
       break;
@@ -50,23 +54,47 @@ export function assertJsonValue(value: unknown, path = '$', ancestors: object[] 
     return;
   }
   if (ancestors.includes(value)) {
-    reject('a cyclic reference');
+    rejectJsonValue(rootPath, keys, 'a cyclic reference');
   }
-  const nextAncestors = [...ancestors, value];
+  ancestors.push(value);
   if (Array.isArray(value)) {
-    value.forEach((item, index) => {
-      assertJsonValue(item, `${path}[${index}]`, nextAncestors);
-    });
-    return;
+    for (let index = 0; index < value.length; index += 1) {
+      keys.push(index);
+      checkJsonValue(value[index], rootPath, keys, ancestors);
+      keys.pop();
+    }
+  } else {
+    const prototype: unknown = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) {
+      const constructorName = (value as { constructor?: { name?: string } }).constructor?.name;
+      rejectJsonValue(rootPath, keys, `an instance of ${constructorName ?? 'a class'}`);
+    }
+    const record = value as Record<string, unknown>;
+    for (const key in record) {
+      if (Object.hasOwn(record, key)) {
+        keys.push(key);
+        checkJsonValue(record[key], rootPath, keys, ancestors);
+        keys.pop();
+      }
+    }
   }
-  const prototype: unknown = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) {
-    const constructorName = (value as { constructor?: { name?: string } }).constructor?.name;
-    reject(`an instance of ${constructorName ?? 'a class'}`);
+  ancestors.pop();
+}
+
+function rejectJsonValue(
+  rootPath: string,
+  keys: readonly (string | number)[],
+  what: string,
+): never {
+  let path = rootPath;
+  for (const key of keys) {
+    path += typeof key === 'number' ? `[${key}]` : `.${key}`;
   }
-  for (const [key, item] of Object.entries(value)) {
-    assertJsonValue(item, `${path}.${key}`, nextAncestors);
-  }
+  throw invalid(
+    'BUS_INVALID_PAYLOAD',
+    `message data at ${path} is ${what}, which is not JSON-serialisable; convert it to a string, number, boolean, null, array or plain object`,
+    { path },
+  );
 }
 
 /** Validates `data` and returns it as UTF-8 JSON. */

@@ -3,6 +3,7 @@ import { EnforcementSection } from '../../enforcement/config.js';
 import { Onem2mSection } from '../../onem2m/config.js';
 import { Ieee11073Section } from '../../ieee11073/config.js';
 import { FhirSection } from '../../fhir/config.js';
+import { InterworkingSection } from '../../interworking/config.js';
 
 /**
  * medward's configuration. Every section has defaults that run on a laptop:
@@ -117,6 +118,7 @@ export const ConfigSchema = Type.Object(
     onem2m: Onem2mSection,
     ieee11073: Ieee11073Section,
     fhir: FhirSection,
+    interworking: InterworkingSection,
   },
   { additionalProperties: false },
 );

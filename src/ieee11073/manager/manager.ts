@@ -16,9 +16,18 @@ import {
   type ObservationPage,
   type ObservationQuery,
 } from '../store/repository.js';
+import {
+  SqliteObservationWriter,
+  sqliteFileForWorker,
+} from '../store/sqlite-observation-writer.js';
 import { TcpApduListener } from '../transport/tcp.js';
 import { loadTlsOptions } from '../transport/tls.js';
 import type { ApduTransport, ApduTransportHandler } from '../transport/transport.js';
+import {
+  agentNotAssociated,
+  type AgentCommand,
+  type AgentCommandResult,
+} from './agent-commands.js';
 import { ConfigurationCache } from './configuration-cache.js';
 import { ManagerMetrics } from './metrics.js';
 import { ObservationPublisher } from './publisher.js';
@@ -37,6 +46,17 @@ export interface Ieee11073ManagerDeps {
 /** Extra time past the release timeout that shutdown waits before it drops connections. */
 const SHUTDOWN_GRACE_MS = 1000;
 
+/**
+ * How long the observation writer thread waits for the write lock while the
+ * main connection commits association or audit records. Those take
+ * milliseconds, so a commit still waiting after this fails and its reports
+ * are not acknowledged.
+ */
+const WRITER_BUSY_TIMEOUT_MS = 10000;
+
+/** Pause between passive WAL checkpoints of the observation writer's checkpoint thread. */
+const WAL_CHECKPOINT_INTERVAL_MS = 250;
+
 export class Ieee11073Manager implements Component {
   readonly name = 'ieee11073-manager';
   /** Observations, associations and configurations; `listObservations` serves the API. */
@@ -45,6 +65,7 @@ export class Ieee11073Manager implements Component {
   private readonly logger: Logger;
   private readonly metrics: ManagerMetrics;
   private readonly committer: GroupCommitter;
+  private writer: SqliteObservationWriter | undefined;
   private readonly publisher: ObservationPublisher;
   private readonly configurations: ConfigurationCache;
   private readonly sessions = new Set<ManagerSession>();
@@ -55,6 +76,7 @@ export class Ieee11073Manager implements Component {
     this.config = deps.config;
     this.logger = deps.logger.child({ component: 'ieee11073-manager' });
     this.repository = new Ieee11073Repository(deps.storage);
+    const writerOf = (): SqliteObservationWriter | undefined => this.writer;
     this.metrics = new ManagerMetrics(
       deps.metrics,
       () => this.sessions.size,
@@ -63,6 +85,19 @@ export class Ieee11073Manager implements Component {
     this.publisher = new ObservationPublisher(deps.bus, this.logger, this.metrics);
     this.committer = new GroupCommitter({
       storage: deps.storage,
+      // Observation-only commits go to the writer thread once `start` found a SQLite file.
+      writer: {
+        get available() {
+          return writerOf()?.available ?? false;
+        },
+        commit: (observations) => {
+          const writer = writerOf();
+          if (writer === undefined) {
+            return Promise.reject(new Error('observation writer thread is not started'));
+          }
+          return writer.commit(observations);
+        },
+      },
       repository: this.repository,
       maxBatch: this.config.groupCommit.maxBatch,
       maxDelayMs: this.config.groupCommit.maxDelayMs,
@@ -98,6 +133,20 @@ export class Ieee11073Manager implements Component {
     return count;
   }
 
+  /**
+   * Sends `command` to the agent with EUI-64 `systemId` (16 lowercase hex
+   * digits) and resolves with its result. Rejects with
+   * IEEE11073_AGENT_NOT_ASSOCIATED when no operating association has that id.
+   */
+  runAgentCommand(systemId: string, command: AgentCommand): Promise<AgentCommandResult> {
+    for (const session of this.sessions) {
+      if (session.deviceSystemId === systemId && session.state === 'operating') {
+        return session.runCommand(command);
+      }
+    }
+    return Promise.reject(agentNotAssociated(systemId));
+  }
+
   /** One page of a device's stored observations; see `Ieee11073Repository.listObservations`. */
   listObservations(query: ObservationQuery): Promise<ObservationPage> {
     return this.repository.listObservations(query);
@@ -108,6 +157,7 @@ export class Ieee11073Manager implements Component {
       this.logger.info('ieee11073 manager disabled');
       return;
     }
+    this.startWriter();
     const listener = new TcpApduListener({
       host: this.config.listen.host,
       port: this.config.listen.port,
@@ -132,6 +182,24 @@ export class Ieee11073Manager implements Component {
       },
       'ieee11073 manager listening',
     );
+  }
+
+  /** Starts the observation writer threads when the storage is a SQLite file in WAL mode. */
+  private startWriter(): void {
+    const sqlite = this.deps.storage.sqliteHandle;
+    const file = sqlite === undefined ? undefined : sqliteFileForWorker(sqlite);
+    if (sqlite === undefined || file === undefined) {
+      return;
+    }
+    const writer = new SqliteObservationWriter({
+      file,
+      busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS,
+      checkpointIntervalMs: WAL_CHECKPOINT_INTERVAL_MS,
+      logger: this.logger,
+    });
+    writer.start(sqlite);
+    this.writer = writer;
+    this.logger.info({ file }, 'ieee11073 observation writer thread started');
   }
 
   private accept(transport: ApduTransport): ApduTransportHandler {
@@ -196,6 +264,8 @@ export class Ieee11073Manager implements Component {
     }
     listener?.destroyAll();
     await this.committer.stop();
+    await this.writer?.stop();
+    this.writer = undefined;
     await this.publisher.drain();
     this.listener = undefined;
     this.logger.info('ieee11073 manager stopped');

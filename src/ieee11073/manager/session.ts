@@ -12,6 +12,7 @@ import type { Logger } from '../../core/logger.js';
 import type {
   AarqApdu,
   Apdu,
+  MdsTimeInfo,
   ConfigReportInfo,
   DataApdu,
   DataMessage,
@@ -49,6 +50,12 @@ import {
 } from './audit-events.js';
 import type { ConfigurationCache } from './configuration-cache.js';
 import { checkConfiguration } from './configuration-check.js';
+import {
+  agentLacksCapability,
+  agentNotAssociated,
+  type AgentCommand,
+  type AgentCommandResult,
+} from './agent-commands.js';
 import { InvokeTracker } from './invoke.js';
 import { canSetTime, summarizeMds } from './mds.js';
 import type { ManagerMetrics } from './metrics.js';
@@ -80,6 +87,8 @@ interface Association {
   clock: ClockReference;
   /** Settles when the MDS GET after entering operating finished, however it ended. */
   mdsRead: Promise<void> | undefined;
+  /** Mds-Time-Info from the MDS GET, which tells whether the agent's clock can be set. */
+  timeInfo: MdsTimeInfo | undefined;
   abortAudited: boolean;
   ended: boolean;
 }
@@ -371,6 +380,7 @@ export class ManagerSession implements ApduTransportHandler {
         configuration,
         clock: {},
         mdsRead: undefined,
+        timeInfo: undefined,
         abortAudited: false,
         ended: false,
       };
@@ -934,6 +944,7 @@ export class ManagerSession implements ApduTransportHandler {
   ): void {
     const summary = summarizeMds(attributes, gatewayMs);
     association.clock = summary.clock;
+    association.timeInfo = summary.timeInfo;
     if (summary.systemId !== undefined && summary.systemId !== association.systemId) {
       this.log.warn(
         { ...this.ids(), mdsSystemId: summary.systemId },
@@ -994,6 +1005,48 @@ export class ManagerSession implements ApduTransportHandler {
     } else if (error.code === 'IEEE11073_REQUEST_FAILED') {
       this.log.warn({ ...this.ids(), request, err: error }, 'ieee11073 request rejected by agent');
     }
+  }
+
+  // ---- commands from outside the manager ----
+
+  /**
+   * Runs `command` on the operating association once its MDS is read.
+   * Rejects with IEEE11073_AGENT_NOT_ASSOCIATED, IEEE11073_AGENT_CAPABILITY_MISSING
+   * or the request's own error (timeout, ROER, RORJ).
+   */
+  async runCommand(command: AgentCommand): Promise<AgentCommandResult> {
+    const association = this.association;
+    if (association === undefined || this.state !== 'operating') {
+      throw agentNotAssociated(this.deviceSystemId ?? this.transport.connectionId);
+    }
+    await association.mdsRead;
+    if (association.ended) {
+      throw agentNotAssociated(association.systemId);
+    }
+    if (!canSetTime(association.timeInfo)) {
+      throw agentLacksCapability(association.systemId, command.kind);
+    }
+    const { invokeId, response } = this.tracker.start(
+      'rors-confirmed-action',
+      this.services.config.timeouts.confirmedRequestMs,
+    );
+    this.send(apdus.setTimeApdu(invokeId, new Date()));
+    let message: DataMessage;
+    try {
+      message = await response;
+    } catch (error) {
+      // A timeout aborts the association, as for the manager's own requests.
+      this.onRequestFailed(association, `${command.kind} command`, error);
+      throw error;
+    }
+    association.clock.absoluteOffsetMs = 0;
+    this.persist(association, { time_set: 1, absolute_offset_ms: 0 });
+    return {
+      systemId: association.systemId,
+      command: command.kind,
+      response: message.kind,
+      completedAt: new Date().toISOString(),
+    };
   }
 
   // ---- release and shutdown ----

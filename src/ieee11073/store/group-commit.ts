@@ -37,6 +37,16 @@ export interface GroupCommitOptions {
   metrics?: GroupCommitMetrics;
   /** Called after each commit with the observations it made durable. */
   onCommitted?: (observations: readonly Observation[]) => void;
+  /** Commits observation-only submissions off the event-loop thread; see `GroupCommitter`. */
+  writer?: ObservationWriter;
+}
+
+/** Commits observations on a connection of its own; `SqliteObservationWriter` is one. */
+export interface ObservationWriter {
+  /** False once the writer cannot take commits; the main connection takes them then. */
+  readonly available: boolean;
+  /** Resolves once the observations are durable; rejects with IEEE11073_WRITER_UNAVAILABLE when the writer died. */
+  commit(observations: readonly Observation[]): Promise<void>;
 }
 
 interface Pending {
@@ -46,42 +56,35 @@ interface Pending {
   queuedAtMs: number;
 }
 
+type CommitFunction = (works: readonly CommitWork[]) => Promise<Observation[]>;
+
 /**
  * Queues work and commits it in batches, one transaction at a time. A batch
  * starts when it holds `maxBatch` observations or when its oldest submission
  * has waited `maxDelayMs`, so no submission waits longer than `maxDelayMs`
- * plus the commit before it, and under load each commit (an fsync on SQLite,
- * which blocks the thread) covers everything that arrived meanwhile. Batches
- * commit in submission order.
+ * plus the commit before it, and under load each commit covers everything
+ * that arrived meanwhile. Batches commit in submission order.
  */
-export class GroupCommitter {
+class CommitQueue {
   private queue: Pending[] = [];
   private queuedObservations = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private stopped = false;
 
-  constructor(private readonly options: GroupCommitOptions) {}
+  constructor(
+    private readonly options: GroupCommitOptions,
+    private readonly commit: CommitFunction,
+  ) {}
 
-  /** Submissions waiting for a transaction. */
   get queuedCount(): number {
     return this.queue.length;
   }
 
-  /**
-   * Resolves once `work` is committed; rejects when its transaction failed.
-   * After `stop` it rejects with IEEE11073_STORE_STOPPED.
-   */
-  submit(work: CommitWork): Promise<void> {
-    if (this.stopped) {
-      return Promise.reject(
-        new MedwardError(
-          ErrorKind.Unavailable,
-          'IEEE11073_STORE_STOPPED',
-          'observation store is stopped; the manager is shutting down',
-        ),
-      );
-    }
+  get idle(): boolean {
+    return this.running === undefined && this.queue.length === 0;
+  }
+
+  add(work: CommitWork): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ work, resolve, reject, queuedAtMs: performance.now() });
       this.queuedObservations += work.observations.length;
@@ -139,7 +142,12 @@ export class GroupCommitter {
 
   private async commitBatch(batch: Pending[]): Promise<void> {
     try {
-      const observations = await this.runTransaction(batch.map((pending) => pending.work));
+      const startedAt = performance.now();
+      const observations = await this.commit(batch.map((pending) => pending.work));
+      this.options.metrics?.observeBatch(
+        observations.length,
+        (performance.now() - startedAt) / 1000,
+      );
       for (const pending of batch) {
         pending.resolve();
       }
@@ -168,14 +176,94 @@ export class GroupCommitter {
     }
   }
 
-  private async runTransaction(works: readonly CommitWork[]): Promise<Observation[]> {
-    const startedAt = performance.now();
-    const observations: Observation[] = [];
-    for (const work of works) {
-      for (const observation of work.observations) {
-        observations.push(observation);
+  /** Commits everything queued now and resolves when it is committed. */
+  async flush(): Promise<void> {
+    while (this.running !== undefined || this.queue.length > 0) {
+      if (this.running === undefined) {
+        this.startCommit();
       }
+      await this.running;
     }
+  }
+}
+
+function collectObservations(works: readonly CommitWork[]): Observation[] {
+  const observations: Observation[] = [];
+  for (const work of works) {
+    for (const observation of work.observations) {
+      observations.push(observation);
+    }
+  }
+  return observations;
+}
+
+/**
+ * Routes submissions to two commit queues. Work with an `operation` commits
+ * through the storage's own connection. Observations alone commit through
+ * `writer` when one is given and running (SQLite files), so their inserts and
+ * fsyncs leave the event-loop thread, and through the storage's connection
+ * otherwise (PostgreSQL, in-memory SQLite, a failed writer thread). The two
+ * queues commit independently, so only submissions of the same kind keep
+ * their order; a session awaits its association record before it accepts
+ * observations, so no observation can precede the row it refers to.
+ */
+export class GroupCommitter {
+  private readonly transactions: CommitQueue;
+  private readonly observationsOnly: CommitQueue;
+  private stopped = false;
+
+  constructor(private readonly options: GroupCommitOptions) {
+    this.transactions = new CommitQueue(options, (works) => this.runTransaction(works));
+    this.observationsOnly = new CommitQueue(options, (works) => this.commitObservations(works));
+  }
+
+  /** Submissions waiting for a transaction. */
+  get queuedCount(): number {
+    return this.transactions.queuedCount + this.observationsOnly.queuedCount;
+  }
+
+  /**
+   * Resolves once `work` is committed; rejects when its transaction failed.
+   * After `stop` it rejects with IEEE11073_STORE_STOPPED.
+   */
+  submit(work: CommitWork): Promise<void> {
+    if (this.stopped) {
+      return Promise.reject(
+        new MedwardError(
+          ErrorKind.Unavailable,
+          'IEEE11073_STORE_STOPPED',
+          'observation store is stopped; the manager is shutting down',
+        ),
+      );
+    }
+    if (work.operation === undefined && this.options.writer?.available === true) {
+      return this.observationsOnly.add(work);
+    }
+    return this.transactions.add(work);
+  }
+
+  private async commitObservations(works: readonly CommitWork[]): Promise<Observation[]> {
+    const writer = this.options.writer;
+    if (writer === undefined || !writer.available) {
+      return this.runTransaction(works);
+    }
+    const observations = collectObservations(works);
+    try {
+      await writer.commit(observations);
+    } catch (error) {
+      if (!(error instanceof MedwardError) || error.code !== 'IEEE11073_WRITER_UNAVAILABLE') {
+        throw error;
+      }
+      // The thread died with this batch: commit it on the main connection. A
+      // batch the thread had committed fails there with a key conflict, so
+      // its reports stay unacknowledged and the agents send them again.
+      return this.runTransaction(works);
+    }
+    return observations;
+  }
+
+  private async runTransaction(works: readonly CommitWork[]): Promise<Observation[]> {
+    const observations = collectObservations(works);
     await this.options.storage.db.transaction().execute(async (transaction) => {
       for (const work of works) {
         if (work.operation !== undefined) {
@@ -185,17 +273,13 @@ export class GroupCommitter {
       }
       await this.options.repository.insertObservations(transaction, observations);
     });
-    this.options.metrics?.observeBatch(observations.length, (performance.now() - startedAt) / 1000);
     return observations;
   }
 
   /** Commits everything queued now and resolves when it is committed and `onCommitted` has run. */
   async flush(): Promise<void> {
-    while (this.running !== undefined || this.queue.length > 0) {
-      if (this.running === undefined) {
-        this.startCommit();
-      }
-      await this.running;
+    while (!this.transactions.idle || !this.observationsOnly.idle) {
+      await Promise.all([this.transactions.flush(), this.observationsOnly.flush()]);
     }
     // onCommitted runs in a setImmediate callback; this one runs after it.
     await new Promise<void>((resolve) => setImmediate(resolve));

@@ -78,38 +78,70 @@ const OBSERVATION_COLUMNS = [
   'received_at_ms',
 ] as const satisfies readonly (keyof ObservationTable)[];
 
-const INSERT_OBSERVATION_SQL =
-  `INSERT INTO ieee11073_observation (${OBSERVATION_COLUMNS.join(', ')}) ` +
-  `VALUES (${OBSERVATION_COLUMNS.map(() => '?').join(', ')})`;
+/** INSERT of observation rows without its VALUES clause. */
+export const INSERT_OBSERVATION_PREFIX = `INSERT INTO ieee11073_observation (${OBSERVATION_COLUMNS.join(', ')})`;
+
+const INSERT_OBSERVATION_SQL = `${INSERT_OBSERVATION_PREFIX} VALUES (${OBSERVATION_COLUMNS.map(() => '?').join(', ')})`;
+
+export const OBSERVATION_COLUMN_COUNT = OBSERVATION_COLUMNS.length;
 
 const insertStatements = new WeakMap<SqliteDatabase.Database, SqliteDatabase.Statement>();
 
-/** Returns the values of an observation's row in `OBSERVATION_COLUMNS` order. */
-function observationValues(observation: Observation): unknown[] {
-  const value = valueColumns(observation.value);
-  return [
+/**
+ * Appends the values of an observation's row to `target` in
+ * `OBSERVATION_COLUMNS` order, without an intermediate row object.
+ */
+export function appendObservationValues(target: unknown[], observation: Observation): void {
+  const value = observation.value;
+  let valueDecimal: string | null = null;
+  let valueNumber: number | null = null;
+  let valueJson: string | null;
+  if (value.kind === 'numeric') {
+    valueDecimal = value.decimal;
+    valueNumber = value.number;
+    valueJson = value.special === undefined ? null : JSON.stringify({ special: value.special });
+  } else {
+    valueJson = nonNumericValueJson(value);
+  }
+  const unit = observation.unit;
+  const timestamp = observation.timestamp;
+  target.push(
     observation.id,
     observation.deviceSystemId,
     observation.associationId,
     observation.handle,
     observation.personId ?? null,
-    observation.value.kind,
+    value.kind,
     observation.type,
-    observation.unit?.code ?? null,
-    observation.unit?.ucum ?? null,
-    value.value_decimal,
-    value.value_number,
-    value.value_json,
+    unit?.code ?? null,
+    unit?.ucum ?? null,
+    valueDecimal,
+    valueNumber,
+    valueJson,
     observation.measurementStatus ?? null,
     observation.supplementalTypes === undefined
       ? null
       : JSON.stringify(observation.supplementalTypes),
-    observation.timestamp.clock,
-    observation.timestamp.deviceTime ?? null,
-    Date.parse(observation.timestamp.gatewayTime),
-    observation.timestamp.offsetApplied ? 1 : 0,
+    timestamp.clock,
+    timestamp.deviceTime ?? null,
+    Date.parse(timestamp.gatewayTime),
+    timestamp.offsetApplied ? 1 : 0,
     Date.parse(observation.receivedAt),
-  ];
+  );
+}
+
+/** Returns the values of an observation's row in `OBSERVATION_COLUMNS` order. */
+function observationValues(observation: Observation): unknown[] {
+  const values: unknown[] = [];
+  appendObservationValues(values, observation);
+  return values;
+}
+
+function nonNumericValueJson(value: ObservationValue): string {
+  // A rest pattern, unlike `delete`, leaves the copy a fast-properties object.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { kind, ...rest } = value;
+  return JSON.stringify(rest);
 }
 
 function valueColumns(
@@ -122,9 +154,7 @@ function valueColumns(
       value_json: value.special === undefined ? null : JSON.stringify({ special: value.special }),
     };
   }
-  const rest: Record<string, unknown> = { ...value };
-  delete rest.kind;
-  return { value_decimal: null, value_number: null, value_json: JSON.stringify(rest) };
+  return { value_decimal: null, value_number: null, value_json: nonNumericValueJson(value) };
 }
 
 /** Returns the row of an observation. */
