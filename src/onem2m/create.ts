@@ -119,11 +119,16 @@ export async function createResource(
     prepared = await prepareCreate(core, context, core.store.db, ty, attributes);
     await core.store.write((trx) => commitCreate(core, trx, prepared));
   } else {
-    prepared = await core.store.write(async (trx) => {
-      const inTransaction = await prepareCreate(core, context, trx, ty, attributes);
-      await commitCreate(core, trx, inTransaction);
-      return inTransaction;
-    });
+    // A contentInstance CREATE commits with its sync off the event loop; its
+    // response waits for the sync like every other write's.
+    prepared = await core.store.write(
+      async (trx) => {
+        const inTransaction = await prepareCreate(core, context, trx, ty, attributes);
+        await commitCreate(core, trx, inTransaction);
+        return inTransaction;
+      },
+      { backgroundSync: ty === ResourceType.ContentInstance },
+    );
   }
   const record = prepared.record;
   prepared.after?.();
@@ -155,7 +160,7 @@ async function prepareCreate(
   ty: ResourceType,
   attributes: Json,
 ): Promise<PreparedCreate> {
-  const resolved = await core.resolve(ex, context.request.to, context.now);
+  const resolved = await core.resolveCreateTarget(ex, context.request.to, context.now);
   if (resolved.virtual !== undefined) {
     throw onem2mError(
       'OPERATION_NOT_ALLOWED',
@@ -470,7 +475,7 @@ function prepareContentInstance(
     insert: async (trx) => {
       const expired = await core.store.expiredInstances(trx, container.ri, context.now);
       if (expired.length > 0) {
-        await core.store.deleteMany(
+        await core.store.deleteInstances(
           trx,
           expired.map((instance) => instance.ri),
         );
@@ -511,6 +516,17 @@ export async function evictInstances(
   const overBytes = (): boolean => mbs !== undefined && cbs > mbs;
   while (overCount() || overBytes()) {
     const excess = mni !== undefined && cni > mni ? cni - mni : 0;
+    if (excess === 1 && !overBytes()) {
+      // The usual case of a full container that got one more instance.
+      const size = await core.store.deleteOldestInstance(trx, containerRi);
+      if (size === undefined) {
+        return;
+      }
+      cni -= 1;
+      cbs -= size;
+      await core.store.adjustContainer(trx, containerRi, -1, -size, undefined);
+      continue;
+    }
     const batch = await core.store.oldestInstances(
       trx,
       containerRi,
@@ -530,7 +546,7 @@ export async function evictInstances(
       cni -= 1;
       cbs -= instance.cs;
     }
-    await core.store.deleteMany(trx, victims);
+    await core.store.deleteInstances(trx, victims);
     await core.store.adjustContainer(trx, containerRi, -victims.length, -bytes, undefined);
   }
 }

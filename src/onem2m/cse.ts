@@ -21,6 +21,7 @@ import { parseRequestPrimitive, recoverRequestId } from './primitive.js';
 import { retrieveResource } from './retrieve.js';
 import { onem2mError, rscOf, ResponseStatusCode } from './status.js';
 import { ResourceStore, type Executor, type ResourceRecord } from './store.js';
+import { TargetCache } from './target-cache.js';
 import { formatTimestamp, parseTimestamp } from './time.js';
 import {
   AccessControlOperation,
@@ -91,6 +92,20 @@ const AUDITED_DENIALS_PER_MINUTE = 20;
 const SUBSCRIPTION_CACHE_LIMIT = 10000;
 const SWEEP_BATCH = 200;
 
+/**
+ * Returns whether a response reports nothing but the request's own committed write:
+ * a created contentInstance, whose batch (and every commit before it) is on
+ * disk when the create returns. Every other response may report rows of
+ * contentInstance commits whose sync is still running.
+ */
+function reportsOnlyOwnWrite(request: RequestPrimitive, result: OperationResult): boolean {
+  return (
+    request.op === Operation.Create &&
+    request.ty === ResourceType.ContentInstance &&
+    result.rsc === ResponseStatusCode.CREATED
+  );
+}
+
 const auditActionOf = (op: Operation): AuditAction =>
   (({ 1: 'C', 2: 'R', 3: 'U', 4: 'D', 5: 'E' }) as const)[op];
 
@@ -107,6 +122,7 @@ export class CseCore {
   readonly logger: Logger;
   private readonly audit: AuditTrail;
   private readonly acpCache = new Map<string, ResourceRecord | null>();
+  private readonly createTargets = new TargetCache();
   private readonly subscriptionCache = new Map<string, ResourceRecord[]>();
   private readonly registeredAes = new Set<string>();
   private readonly denials = new Map<
@@ -122,6 +138,9 @@ export class CseCore {
     this.config = options.config;
     this.identity = cseIdentity(options.config.cseId, options.config.cseName, options.config.spId);
     this.store = new ResourceStore(options.storage);
+    this.store.onChange(() => {
+      this.createTargets.invalidate();
+    });
     this.audit = options.audit;
     this.logger = options.logger;
     this.requests = new Counter({
@@ -206,7 +225,16 @@ export class CseCore {
     let result: OperationResult;
     try {
       result = await this.dispatch(context);
-    } catch (error) {
+      if (!reportsOnlyOwnWrite(request, result)) {
+        await this.store.writesSettled();
+      }
+    } catch (failure) {
+      // An error can also reveal what the request found (4105 for a taken
+      // name), so it waits for the syncs as well. A failed sync replaces it.
+      const error = await this.store.writesSettled().then(
+        () => failure,
+        (syncFailure: unknown) => syncFailure,
+      );
       const audited = rejectionOf(error);
       if (audited !== undefined) {
         await this.recordRejection(context, audited.reason, audited.event, audited.targetRi);
@@ -400,6 +428,24 @@ export class CseCore {
       ...(virtual === undefined ? {} : { virtual }),
       ...(fanOutPath === undefined ? {} : { fanOutPath }),
     };
+  }
+
+  /**
+   * Resolves the target of a CREATE, the parent of the new resource, through
+   * a cache that every update and deletion of a possible parent clears. The
+   * parent's instance counters and stateTag in the result may be stale.
+   */
+  async resolveCreateTarget(ex: Executor, to: string, now: string): Promise<ResolvedTarget> {
+    const cached = this.createTargets.lookup(to, now);
+    if (cached !== undefined) {
+      return cached;
+    }
+    const generation = this.createTargets.snapshot();
+    const resolved = await this.resolve(ex, to, now);
+    if (resolved.target.ty === ResourceType.ContentInstance) {
+      return resolved;
+    }
+    return this.createTargets.remember(to, resolved, generation);
   }
 
   /** Ancestors of a record, CSEBase first, through one lookup of its srn prefixes. */
@@ -705,7 +751,7 @@ export class CseCore {
         await this.store.update(trx, current, false);
         return undefined;
       }
-      await this.store.delete(trx, current.ri);
+      await this.store.delete(trx, current);
       return { record: current, subscriptions: [] } satisfies DeleteOutcome;
     });
     this.forgetSubscriptions(subscription.pi);
@@ -819,7 +865,7 @@ export class CseCore {
     if (record.ty === ResourceType.ContentInstance && record.pi !== null) {
       await this.store.adjustContainer(trx, record.pi, -1, -record.cs, undefined);
     }
-    await this.store.delete(trx, record.ri);
+    await this.store.delete(trx, record);
     return {
       record,
       subscriptions: subscriptions.filter((subscription) => subscription.ri !== record.ri),

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import type { CseIdentity } from './address.js';
 import type { ResourceRecord } from './store.js';
 import { ResourceType, typeShortNames, supportedReleaseVersions } from './types.js';
@@ -58,6 +58,12 @@ const idPrefix: Readonly<Record<ResourceType, string>> = {
 };
 
 const BASE36_TIME_WIDTH = 9;
+const RANDOM_ID_BYTES = 8;
+
+// Random bytes for resource IDs, drawn from the CSPRNG 4 KiB at a time
+// because one call per ID costs more than the rest of the ID.
+const randomPool = Buffer.alloc(4096);
+let randomOffset = randomPool.length;
 
 /**
  * Generates a resource ID: the type prefix, the creation time in base 36 and
@@ -67,11 +73,13 @@ const BASE36_TIME_WIDTH = 9;
  * with AE-IDs, which start with C or S.
  */
 export function generateResourceId(ty: ResourceType, epochMs: number): string {
-  return (
-    idPrefix[ty] +
-    epochMs.toString(36).padStart(BASE36_TIME_WIDTH, '0') +
-    randomBytes(8).toString('hex')
-  );
+  if (randomOffset + RANDOM_ID_BYTES > randomPool.length) {
+    randomFillSync(randomPool);
+    randomOffset = 0;
+  }
+  const random = randomPool.toString('hex', randomOffset, randomOffset + RANDOM_ID_BYTES);
+  randomOffset += RANDOM_ID_BYTES;
+  return idPrefix[ty] + epochMs.toString(36).padStart(BASE36_TIME_WIDTH, '0') + random;
 }
 
 /** The resource's hierarchical address relative to the CSE (`medward/ae1/cnt1`). */

@@ -3,7 +3,8 @@ import type { Storage } from '../core/storage/index.js';
 import { isMedwardError } from '../core/errors.js';
 import { onem2mError } from './status.js';
 import { ResourceType, type FilterCriteria } from './types.js';
-import { WriteQueue } from './write-queue.js';
+import { StoreSql } from './store-sql.js';
+import { WriteQueue, type WriteOptions } from './write-queue.js';
 
 export interface ResourceRow {
   ri: string;
@@ -88,23 +89,24 @@ function toRecord(row: ResourceRow): ResourceRecord {
   };
 }
 
-function toRow(record: ResourceRecord): ResourceRow {
-  return {
-    ri: record.ri,
-    pi: record.pi,
-    rn: record.rn,
-    srn: record.srn,
-    ty: record.ty,
-    ct: record.ct,
-    lt: record.lt,
-    et: record.et,
-    st: record.st,
-    cni: record.cni,
-    cbs: record.cbs,
-    cs: record.cs,
-    cr: record.cr,
-    attrs: JSON.stringify(record.attrs),
-  };
+/** Returns the values of the insert statement in its column order. */
+function insertValues(record: ResourceRecord): unknown[] {
+  return [
+    record.ri,
+    record.pi,
+    record.rn,
+    record.srn,
+    record.ty,
+    record.ct,
+    record.lt,
+    record.et,
+    record.st,
+    record.cni,
+    record.cbs,
+    record.cs,
+    record.cr,
+    JSON.stringify(record.attrs),
+  ];
 }
 
 function labelsOf(record: ResourceRecord): string[] {
@@ -135,24 +137,74 @@ export interface SubtreeQuery {
 export class ResourceStore {
   readonly db: Kysely<Onem2mTables>;
   private readonly writes: WriteQueue<Onem2mTables>;
+  private readonly sql: StoreSql;
+  private readonly changeListeners: (() => void)[] = [];
+  private changeCount = 0;
+  /** Inserts of resources other than contentInstances, which can be parents. */
+  private parentInsertCount = 0;
 
   constructor(readonly storage: Storage) {
     this.db = storage.db.withTables<Onem2mTables>();
     this.writes = new WriteQueue<Onem2mTables>(storage);
+    this.sql = new StoreSql(storage);
   }
 
-  /** Runs `work` as one transaction that has committed when the promise resolves. */
-  write<R>(work: (trx: Transaction<Onem2mTables>) => Promise<R>): Promise<R> {
-    return this.writes.run(work);
+  /**
+   * Registers `listener` to run when a stored resource other than a
+   * contentInstance is updated or deleted: at the statement, and again when
+   * the transaction that made the change has committed or rolled back.
+   */
+  onChange(listener: () => void): void {
+    this.changeListeners.push(listener);
+  }
+
+  private changed(): void {
+    this.changeCount += 1;
+    for (const listener of this.changeListeners) {
+      listener();
+    }
+  }
+
+  /**
+   * Runs `work` as one transaction that has committed, and is on disk, when
+   * the promise resolves. See `WriteOptions` for `backgroundSync`.
+   */
+  async write<R>(
+    work: (trx: Transaction<Onem2mTables>) => Promise<R>,
+    options: WriteOptions = {},
+  ): Promise<R> {
+    const changesBefore = this.changeCount;
+    const insertsBefore = this.parentInsertCount;
+    try {
+      return await this.writes.run(work, options);
+    } catch (error) {
+      // A write of a batch whose COMMIT failed rejects too. Readers in the
+      // batch may have seen a resource it inserted, which now never existed.
+      if (this.parentInsertCount !== insertsBefore) {
+        this.changed();
+      }
+      throw error;
+    } finally {
+      // Readers may have seen the change before the transaction ended, so the
+      // listeners run again now that it is committed or rolled back.
+      if (this.changeCount !== changesBefore) {
+        this.changed();
+      }
+    }
+  }
+
+  /**
+   * Resolves once every write made with `backgroundSync` so far is on disk.
+   * A response that reports what a request read waits for it, so no
+   * originator learns of a resource that a crash could still lose.
+   */
+  writesSettled(): Promise<void> {
+    return this.storage.backgroundSyncsSettled();
   }
 
   async findByRi(ex: Executor, ri: string, now: string): Promise<ResourceRecord | undefined> {
-    const row = await ex
-      .selectFrom('onem2m_resource')
-      .selectAll()
-      .where('ri', '=', ri)
-      .where((eb) => eb.or([eb('et', 'is', null), eb('et', '>', now)]))
-      .executeTakeFirst();
+    const rows = await this.sql.rows<ResourceRow>(ex, 'findByRi', [ri, now]);
+    const row = rows[0];
     return row === undefined ? undefined : toRecord(row);
   }
 
@@ -192,12 +244,8 @@ export class ResourceStore {
   }
 
   async exists(ex: Executor, ri: string): Promise<boolean> {
-    const row = await ex
-      .selectFrom('onem2m_resource')
-      .select('ri')
-      .where('ri', '=', ri)
-      .executeTakeFirst();
-    return row !== undefined;
+    const rows = await this.sql.rows(ex, 'exists', [ri]);
+    return rows.length > 0;
   }
 
   async srnTaken(ex: Executor, srn: string): Promise<boolean> {
@@ -233,8 +281,11 @@ export class ResourceStore {
   }
 
   async insert(ex: Executor, record: ResourceRecord): Promise<void> {
+    if (record.ty !== ResourceType.ContentInstance) {
+      this.parentInsertCount += 1;
+    }
     try {
-      await ex.insertInto('onem2m_resource').values(toRow(record)).execute();
+      await this.sql.rows(ex, 'insert', insertValues(record));
     } catch (error) {
       if (isMedwardError(error) && error.code === 'STORAGE_CONFLICT') {
         throw onem2mError(
@@ -247,42 +298,39 @@ export class ResourceStore {
       }
       throw error;
     }
-    const labels = labelsOf(record);
-    if (labels.length > 0) {
-      await ex
-        .insertInto('onem2m_label')
-        .values(labels.map((label) => ({ ri: record.ri, label })))
-        .execute();
+    await this.insertLabels(ex, record);
+  }
+
+  private async insertLabels(ex: Executor, record: ResourceRecord): Promise<void> {
+    for (const label of labelsOf(record)) {
+      await this.sql.rows(ex, 'insertLabel', [record.ri, label]);
     }
   }
 
   /** Rewrites a resource's attributes, lt, et and st; labels are replaced when they changed. */
   async update(ex: Executor, record: ResourceRecord, labelsChanged: boolean): Promise<void> {
-    await ex
-      .updateTable('onem2m_resource')
-      .set({
-        lt: record.lt,
-        et: record.et,
-        st: record.st,
-        attrs: JSON.stringify(record.attrs),
-      })
-      .where('ri', '=', record.ri)
-      .execute();
+    if (record.ty !== ResourceType.ContentInstance) {
+      this.changed();
+    }
+    await this.sql.rows(ex, 'update', [
+      record.lt,
+      record.et,
+      record.st,
+      JSON.stringify(record.attrs),
+      record.ri,
+    ]);
     if (labelsChanged) {
-      await ex.deleteFrom('onem2m_label').where('ri', '=', record.ri).execute();
-      const labels = labelsOf(record);
-      if (labels.length > 0) {
-        await ex
-          .insertInto('onem2m_label')
-          .values(labels.map((label) => ({ ri: record.ri, label })))
-          .execute();
-      }
+      await this.sql.rows(ex, 'deleteLabels', [record.ri]);
+      await this.insertLabels(ex, record);
     }
   }
 
   /** Deletes a resource; the foreign key cascade deletes its subtree and their labels. */
-  async delete(ex: Executor, ri: string): Promise<void> {
-    await ex.deleteFrom('onem2m_resource').where('ri', '=', ri).execute();
+  async delete(ex: Executor, record: Pick<ResourceRecord, 'ri' | 'ty'>): Promise<void> {
+    if (record.ty !== ResourceType.ContentInstance) {
+      this.changed();
+    }
+    await this.sql.rows(ex, 'delete', [record.ri]);
   }
 
   /**
@@ -297,17 +345,12 @@ export class ResourceStore {
     deltaBytes: number,
     lt: string | undefined,
   ): Promise<{ st: number; cni: number; cbs: number }> {
-    const row = await ex
-      .updateTable('onem2m_resource')
-      .set((eb) => ({
-        st: eb('st', '+', deltaInstances > 0 ? 1 : 0),
-        cni: eb('cni', '+', deltaInstances),
-        cbs: eb('cbs', '+', deltaBytes),
-        ...(lt === undefined ? {} : { lt }),
-      }))
-      .where('ri', '=', ri)
-      .returning(['st', 'cni', 'cbs'])
-      .executeTakeFirst();
+    const rows = await this.sql.rows<{ st: number; cni: number; cbs: number }>(
+      ex,
+      'adjustContainer',
+      [deltaInstances > 0 ? 1 : 0, deltaInstances, deltaBytes, lt ?? null, ri],
+    );
+    const row = rows[0];
     if (row === undefined) {
       throw onem2mError('NOT_FOUND', `container ${ri} was deleted while the request ran`);
     }
@@ -320,15 +363,25 @@ export class ResourceStore {
     pi: string,
     limit: number,
   ): Promise<{ ri: string; cs: number }[]> {
-    const rows = await ex
-      .selectFrom('onem2m_resource')
-      .select(['ri', 'cs'])
-      .where('pi', '=', pi)
-      .where('ty', '=', ResourceType.ContentInstance)
-      .orderBy('st', 'asc')
-      .limit(limit)
-      .execute();
+    const rows = await this.sql.rows<{ ri: string; cs: number }>(ex, 'oldestInstances', [
+      pi,
+      ResourceType.ContentInstance,
+      limit,
+    ]);
     return rows.map((row) => ({ ri: row.ri, cs: row.cs }));
+  }
+
+  /**
+   * Deletes the oldest instance of a container in one statement through the
+   * (pi, ty, st) index. Returns its content size, or undefined when the
+   * container has no instance.
+   */
+  async deleteOldestInstance(ex: Executor, pi: string): Promise<number | undefined> {
+    const rows = await this.sql.rows<{ cs: number }>(ex, 'deleteOldestInstance', [
+      pi,
+      ResourceType.ContentInstance,
+    ]);
+    return rows[0]?.cs;
   }
 
   /** Expired instances of one container, found through the et index. */
@@ -337,22 +390,18 @@ export class ResourceStore {
     pi: string,
     now: string,
   ): Promise<{ ri: string; cs: number }[]> {
-    // `pi || ''` and `ty + 0` keep both planners off the (pi, ty, st) index,
-    // which would scan every instance of the container, and on the et index,
-    // which holds only the few expired rows the sweep has not removed yet.
-    const rows = await ex
-      .selectFrom('onem2m_resource')
-      .select(['ri', 'cs'])
-      .where('et', '<=', now)
-      .where(sql<string>`pi || ''`, '=', pi)
-      .where(sql<number>`ty + 0`, '=', ResourceType.ContentInstance)
-      .execute();
+    const rows = await this.sql.rows<{ ri: string; cs: number }>(ex, 'expiredInstances', [
+      now,
+      pi,
+      ResourceType.ContentInstance,
+    ]);
     return rows.map((row) => ({ ri: row.ri, cs: row.cs }));
   }
 
-  async deleteMany(ex: Executor, ris: readonly string[]): Promise<void> {
+  /** Deletes contentInstances by ID; never call it with other resources, whose deletion must be reported. */
+  async deleteInstances(ex: Executor, ris: readonly string[]): Promise<void> {
     if (ris.length > 0) {
-      await ex.deleteFrom('onem2m_resource').where('ri', 'in', ris).execute();
+      await this.sql.deleteMany(ex, ris);
     }
   }
 

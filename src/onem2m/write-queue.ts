@@ -1,14 +1,35 @@
+import type SqliteDatabase from 'better-sqlite3';
 import type { Kysely, Transaction } from 'kysely';
-import type { Storage } from '../core/storage/index.js';
+import { translateDatabaseError, type Storage } from '../core/storage/index.js';
 
-/** The executor a write runs on: a transaction, or a savepoint inside a shared one. */
+/** The executor a write runs on: a transaction, possibly shared with other writes. */
 export type WriteExecutor<T> = Transaction<T>;
+
+export interface WriteOptions {
+  /**
+   * Lets the write's batch commit without blocking the event loop on the
+   * disk sync (`Storage.transactionWithBackgroundSync`). The promise still
+   * resolves only once the commit is on disk. Other requests can read the
+   * rows before that, so every reader of the tables must wait for
+   * `Storage.backgroundSyncsSettled()` before it reports what it read.
+   */
+  backgroundSync?: boolean;
+}
 
 interface PendingWrite<T, R> {
   work: (trx: WriteExecutor<T>) => Promise<R>;
   resolve: (value: R) => void;
   reject: (error: unknown) => void;
+  backgroundSync: boolean;
 }
+
+type Outcome<T> =
+  | { write: PendingWrite<T, unknown>; value: unknown }
+  | { write: PendingWrite<T, unknown>; error: unknown };
+
+const SAVEPOINT = 'savepoint write_queue_entry';
+const RELEASE_SAVEPOINT = 'release savepoint write_queue_entry';
+const ROLLBACK_TO_SAVEPOINT = 'rollback to savepoint write_queue_entry';
 
 /** Maximum writes in one SQLite transaction, which bounds how long one batch keeps the database. */
 const MAX_BATCH = 64;
@@ -20,14 +41,20 @@ const MAX_GATHER_WINDOW_MS = 4;
  * Runs write transactions with group commit on SQLite.
  *
  * SQLite with synchronous=FULL syncs the WAL at every commit, and the sync
- * (about 0.5 ms on the development machine) caps one-transaction-per-request
- * at about 2000 commits per second. The queue therefore runs the writes that
- * arrive while a commit is in progress together in the next transaction,
- * each inside its own savepoint: a write that fails rolls back to its
- * savepoint and is rejected alone. A write's promise resolves only after the
- * COMMIT of its batch succeeded, so a caller never reports a write that a
- * crash could still lose. If the COMMIT fails, every write of the batch is
+ * (0.2 to 5 ms on the development machine, depending on other disk traffic)
+ * caps one-transaction-per-request at a few hundred to a few thousand
+ * commits per second. The queue therefore runs the writes that arrive while
+ * a commit is in progress together in the next transaction, one after the
+ * other inside a savepoint: a write that fails rolls back to its savepoint
+ * and is rejected alone. A write's promise resolves only after the COMMIT
+ * of its batch is on disk, so a caller never reports a write that a crash
+ * could still lose. If the COMMIT fails, every write of the batch is
  * rejected.
+ *
+ * A batch of writes that all allow `backgroundSync` commits without waiting
+ * for the disk. The next batch starts while the write-ahead log is synced
+ * on the thread pool, and the batch's promises resolve after that sync.
+ * Other writes run in batches of their own with a synchronous COMMIT.
  *
  * On PostgreSQL each write runs in a transaction of its own; the connection
  * pool already lets commits overlap.
@@ -38,12 +65,16 @@ export class WriteQueue<T extends Record<string, Record<string, any>>> {
   private readonly pending: PendingWrite<T, unknown>[] = [];
   private running = false;
   private lastCommitMs = 0;
+  /** The wait of `gather`, ended by the write that brings the queue to `expected`. */
+  private gathering: { expected: number; finish: () => void } | undefined;
+  private statementsOf: SqliteDatabase.Database | undefined;
+  private readonly statements = new Map<string, SqliteDatabase.Statement>();
 
   constructor(private readonly storage: Storage) {
     this.db = storage.db.withTables<T>();
   }
 
-  run<R>(work: (trx: WriteExecutor<T>) => Promise<R>): Promise<R> {
+  run<R>(work: (trx: WriteExecutor<T>) => Promise<R>, options: WriteOptions = {}): Promise<R> {
     if (this.storage.dialect === 'postgres') {
       return this.db.transaction().execute(work);
     }
@@ -52,7 +83,11 @@ export class WriteQueue<T extends Record<string, Record<string, any>>> {
         work,
         resolve: resolve as (value: unknown) => void,
         reject,
+        backgroundSync: options.backgroundSync === true,
       });
+      if (this.gathering !== undefined && this.pending.length >= this.gathering.expected) {
+        this.gathering.finish();
+      }
       if (!this.running) {
         this.running = true;
         // better-sqlite3 runs synchronously, so a batch started right here would
@@ -66,107 +101,190 @@ export class WriteQueue<T extends Record<string, Record<string, any>>> {
   }
 
   private async drain(): Promise<void> {
-    let previousSize = 1;
-    let sizeBefore = 1;
+    // Writers that keep writing concurrently: those of the last batch and
+    // those whose writes arrived while it ran.
+    let writers = 1;
+    let previousBackground = false;
     try {
       for (;;) {
-        if (previousSize > 1) {
+        if (writers > 1 && !previousBackground) {
           // The writers of the last batch usually come back with their next
-          // write. Waiting for them (and for a second group that alternates
-          // with them) merges both into one batch and one commit.
-          await this.gather(Math.min(MAX_BATCH, previousSize + sizeBefore));
+          // write. Waiting for all writers merges them into one batch and one
+          // commit, also when they had split into groups that alternate.
+          // Writers of a background-sync batch come back only after the
+          // sync, so waiting for them would only delay the writes queued.
+          await this.gather(Math.min(MAX_BATCH, writers));
         }
-        if (this.pending.length === 0) {
+        const batch = this.takeBatch();
+        if (batch.length === 0) {
           return;
         }
-        const batch = this.pending.splice(0, MAX_BATCH);
-        sizeBefore = previousSize;
-        previousSize = batch.length;
+        previousBackground = batch[0]?.backgroundSync === true;
         await this.runBatch(batch);
+        writers = batch.length + this.pending.length;
       }
     } finally {
       this.running = false;
     }
   }
 
+  /** Takes the next writes in arrival order that share one sync mode, at most MAX_BATCH. */
+  private takeBatch(): PendingWrite<T, unknown>[] {
+    const first = this.pending[0];
+    if (first === undefined) {
+      return [];
+    }
+    let count = 1;
+    while (
+      count < MAX_BATCH &&
+      count < this.pending.length &&
+      this.pending[count]?.backgroundSync === first.backgroundSync
+    ) {
+      count += 1;
+    }
+    return this.pending.splice(0, count);
+  }
+
   /**
-   * Waits briefly for the writers of the previous batch to send their next
-   * write, because their responses went out at the commit and their next
-   * requests need a few event loop turns to arrive. `drain` calls it only
-   * after a batch of several writes, so a single writer never waits.
+   * Waits briefly until `expected` writes are queued, because the responses
+   * of the last batch went out at its commit and the writers' next requests
+   * need a few event loop turns to arrive. `drain` calls it only when
+   * several writers were active, so a single writer never waits. The wait
+   * ends on the write that completes the count (see `run`), or after as long
+   * as the last commit took: at most the price of one more commit for the
+   * late writers, and a writer that stopped writing costs one wait, after
+   * which `drain` counts the writers again.
    */
   private async gather(expected: number): Promise<void> {
-    // Waiting as long as the last commit took costs at most one commit, the
-    // price of running the late writers in a batch of their own.
-    const deadline = performance.now() + Math.min(this.lastCommitMs, MAX_GATHER_WINDOW_MS);
-    while (this.pending.length < expected && performance.now() < deadline) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    const windowMs = Math.min(this.lastCommitMs, MAX_GATHER_WINDOW_MS);
+    if (this.pending.length >= expected || windowMs <= 0) {
+      return;
     }
+    await new Promise<void>((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.gathering = undefined;
+        resolve();
+      };
+      const timer = setTimeout(finish, windowMs);
+      this.gathering = { expected, finish };
+    });
   }
 
   private async runBatch(batch: PendingWrite<T, unknown>[]): Promise<void> {
-    if (batch.length === 1) {
-      const [only] = batch as [PendingWrite<T, unknown>];
-      try {
-        only.resolve(await this.db.transaction().execute(only.work));
-      } catch (error) {
-        only.reject(error);
-      }
-      return;
-    }
-    const succeeded: { write: PendingWrite<T, unknown>; value: unknown }[] = [];
-    const failed: { write: PendingWrite<T, unknown>; error: unknown }[] = [];
-    let trx;
+    let outcomes: Outcome<T>[];
+    let durable: Promise<void> | undefined;
     try {
-      trx = await this.db.startTransaction().execute();
+      if (batch[0]?.backgroundSync === true) {
+        const committed = await this.storage.transactionWithBackgroundSync<T, Outcome<T>[]>((trx) =>
+          this.runWrites(trx, batch),
+        );
+        outcomes = committed.value;
+        durable = committed.durable;
+      } else {
+        outcomes = await this.runWithSynchronousCommit(batch);
+      }
     } catch (error) {
       for (const write of batch) {
         write.reject(error);
       }
       return;
     }
-    try {
-      for (const [index, write] of batch.entries()) {
-        const name = `w${index}`;
-        const savepoint = await trx.savepoint(name).execute();
-        try {
-          const value = await write.work(savepoint);
-          await savepoint.releaseSavepoint(name).execute();
-          succeeded.push({ write, value });
-        } catch (error) {
-          await savepoint.rollbackToSavepoint(name).execute();
-          await savepoint.releaseSavepoint(name).execute();
-          failed.push({ write, error });
+    if (durable === undefined) {
+      settle(outcomes);
+      return;
+    }
+    durable.then(
+      () => {
+        settle(outcomes);
+      },
+      (error: unknown) => {
+        for (const write of batch) {
+          write.reject(error);
         }
-      }
+      },
+    );
+  }
+
+  private async runWithSynchronousCommit(batch: PendingWrite<T, unknown>[]): Promise<Outcome<T>[]> {
+    const trx = await this.db.startTransaction().execute();
+    try {
+      const outcomes = await this.runWrites(trx, batch);
       const commitStart = performance.now();
       await trx.commit().execute();
       this.lastCommitMs = performance.now() - commitStart;
+      return outcomes;
     } catch (error) {
       await trx
         .rollback()
         .execute()
         .catch(() => undefined);
-      for (const { write } of succeeded) {
-        write.reject(error);
-      }
-      for (const { write } of failed) {
-        write.reject(error);
-      }
-      const remaining = batch.filter(
-        (write) =>
-          !succeeded.some((s) => s.write === write) && !failed.some((f) => f.write === write),
-      );
-      for (const write of remaining) {
-        write.reject(error);
-      }
-      return;
+      throw error;
     }
-    for (const { write, value } of succeeded) {
-      write.resolve(value);
+  }
+
+  /**
+   * Runs the writes of a batch on its transaction. A single write runs
+   * without a savepoint, and its failure fails the transaction. Several
+   * writes each run inside the same savepoint name, which is released before
+   * the next write starts. The fixed statement texts are prepared once.
+   */
+  private async runWrites(
+    trx: Transaction<T>,
+    batch: PendingWrite<T, unknown>[],
+  ): Promise<Outcome<T>[]> {
+    const [only] = batch;
+    if (batch.length === 1 && only !== undefined) {
+      return [{ write: only, value: await only.work(trx) }];
     }
-    for (const { write, error } of failed) {
-      write.reject(error);
+    const outcomes: Outcome<T>[] = [];
+    for (const write of batch) {
+      this.savepoint(SAVEPOINT);
+      try {
+        const value = await write.work(trx);
+        this.savepoint(RELEASE_SAVEPOINT);
+        outcomes.push({ write, value });
+      } catch (error) {
+        this.savepoint(ROLLBACK_TO_SAVEPOINT);
+        this.savepoint(RELEASE_SAVEPOINT);
+        outcomes.push({ write, error });
+      }
+    }
+    return outcomes;
+  }
+
+  /**
+   * Runs a savepoint statement on the SQLite connection, which the batch's
+   * transaction has acquired (batches exist on SQLite only).
+   */
+  private savepoint(command: string): void {
+    const sqlite = this.storage.sqliteHandle;
+    if (sqlite === undefined) {
+      throw new Error('the write queue batches writes on SQLite only');
+    }
+    if (this.statementsOf !== sqlite) {
+      this.statements.clear();
+      this.statementsOf = sqlite;
+    }
+    let statement = this.statements.get(command);
+    if (statement === undefined) {
+      statement = sqlite.prepare(command);
+      this.statements.set(command, statement);
+    }
+    try {
+      statement.run();
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+}
+
+function settle<T>(outcomes: readonly Outcome<T>[]): void {
+  for (const outcome of outcomes) {
+    if ('error' in outcome) {
+      outcome.write.reject(outcome.error);
+    } else {
+      outcome.write.resolve(outcome.value);
     }
   }
 }

@@ -1,14 +1,31 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql, type Dialect } from 'kysely';
+import {
+  Kysely,
+  PostgresDialect,
+  SqliteDialect,
+  sql,
+  type Dialect,
+  type Transaction,
+} from 'kysely';
 import pg from 'pg';
 import { MedwardError, ErrorKind } from '../errors.js';
 import type { Component } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
+import { CachingSqliteDatabase } from './sqlite-statements.js';
+import { translateDatabaseError } from './errors.js';
 import { TranslatingDialect } from './translating-dialect.js';
+import { WalSync } from './wal-sync.js';
 
 export type DialectName = 'sqlite' | 'postgres';
+
+/** Table types as Kysely's `withTables` accepts them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the constraint of Kysely's withTables
+type Tables = Record<string, Record<string, any>>;
+
+const SYNCHRONOUS_NORMAL = 'pragma synchronous = NORMAL';
+const SYNCHRONOUS_FULL = 'pragma synchronous = FULL';
 
 export interface StorageOptions {
   /** `sqlite:<path>`, `sqlite::memory:`, or `postgres://user@host:port/database`. */
@@ -63,6 +80,14 @@ export class Storage implements Component {
   readonly db: Kysely<object>;
   private readonly target: StorageTarget;
   private sqlite: SqliteDatabase.Database | undefined;
+  private walSync: WalSync | undefined;
+  private synchronousStatements:
+    | {
+        of: SqliteDatabase.Database;
+        NORMAL: SqliteDatabase.Statement;
+        FULL: SqliteDatabase.Statement;
+      }
+    | undefined;
 
   constructor(
     options: StorageOptions,
@@ -75,7 +100,9 @@ export class Storage implements Component {
 
   private createDialect(options: StorageOptions): Dialect {
     if (this.target.dialect === 'sqlite') {
-      return new SqliteDialect({ database: () => Promise.resolve(this.openSqlite(options)) });
+      return new SqliteDialect({
+        database: () => Promise.resolve(new CachingSqliteDatabase(this.openSqlite(options))),
+      });
     }
     const pool = new pg.Pool({
       connectionString: this.target.location,
@@ -107,8 +134,12 @@ export class Storage implements Component {
     // WAL lets readers run beside the writer. synchronous=FULL syncs the WAL at
     // every commit, so a committed transaction survives a power cut, not only
     // a process crash.
-    database.pragma('journal_mode = WAL');
+    const journalMode: unknown = database.pragma('journal_mode = WAL', { simple: true });
     database.pragma('synchronous = FULL');
+    if (journalMode === 'wal') {
+      // SQLite names the log after the database file.
+      this.walSync = new WalSync(`${resolve(location)}-wal`);
+    }
     database.pragma('foreign_keys = ON');
     this.sqlite = database;
     return database;
@@ -127,12 +158,85 @@ export class Storage implements Component {
     await sql`select 1`.execute(this.db);
   }
 
+  /**
+   * Runs `work` in one transaction and resolves once it has committed, with
+   * `durable`, a promise that resolves once the commit is on disk (or
+   * rejects with STORAGE_UNAVAILABLE when the disk failed). Other work runs
+   * meanwhile. On SQLite the COMMIT runs with `synchronous = NORMAL`, so it
+   * does not block the event loop on the disk. The write-ahead log is then
+   * synced on the thread pool, one sync for all commits made in the
+   * meantime. Every other transaction still commits with `synchronous =
+   * FULL`, which syncs the log itself.
+   *
+   * Other readers can see the committed rows before `durable` resolves, so
+   * the caller must not report them to anyone before that, and a reader of
+   * these tables must wait for `backgroundSyncsSettled()` before it reports
+   * what it read. On PostgreSQL, and on SQLite without a write-ahead log,
+   * this is a plain transaction and `durable` is already resolved.
+   */
+  async transactionWithBackgroundSync<T extends Tables, R>(
+    work: (trx: Transaction<T>) => Promise<R>,
+  ): Promise<{ value: R; durable: Promise<void> }> {
+    const walSync = this.walSync;
+    if (walSync === undefined || !walSync.open()) {
+      const value = await this.db.withTables<T>().transaction().execute(work);
+      return { value, durable: Promise.resolve() };
+    }
+    // The single SQLite connection stays held from the first pragma to the
+    // last, so no other transaction commits with NORMAL in between.
+    return this.db.connection().execute(async (connection) => {
+      this.setSynchronous('NORMAL');
+      let value: R;
+      try {
+        value = await connection.withTables<T>().transaction().execute(work);
+      } finally {
+        this.setSynchronous('FULL');
+      }
+      const durable = walSync.sync();
+      // The caller handles a failure; this keeps it from counting as unhandled meanwhile.
+      durable.catch(() => undefined);
+      return { value, durable };
+    });
+  }
+
+  /** Sets `synchronous` on the SQLite connection, which the caller must have acquired. */
+  private setSynchronous(level: 'NORMAL' | 'FULL'): void {
+    const sqlite = this.sqlite;
+    if (sqlite === undefined) {
+      return;
+    }
+    let statements = this.synchronousStatements;
+    if (statements?.of !== sqlite) {
+      statements = {
+        of: sqlite,
+        NORMAL: sqlite.prepare(SYNCHRONOUS_NORMAL),
+        FULL: sqlite.prepare(SYNCHRONOUS_FULL),
+      };
+      this.synchronousStatements = statements;
+    }
+    try {
+      statements[level].run();
+    } catch (error) {
+      throw translateDatabaseError(error);
+    }
+  }
+
+  /**
+   * Resolves once every commit of `transactionWithBackgroundSync` made so far
+   * is on disk, and rejects with STORAGE_UNAVAILABLE when a sync failed.
+   */
+  backgroundSyncsSettled(): Promise<void> {
+    return this.walSync?.settled() ?? Promise.resolve();
+  }
+
   /** The raw SQLite handle, for operations Kysely does not expose (backup, checkpoint). */
   get sqliteHandle(): SqliteDatabase.Database | undefined {
     return this.sqlite;
   }
 
   async stop(): Promise<void> {
+    await this.walSync?.settled().catch(() => undefined);
     await this.db.destroy();
+    this.walSync?.close();
   }
 }
