@@ -4,6 +4,7 @@ import { Onem2mSection } from '../../onem2m/config.js';
 import { Ieee11073Section } from '../../ieee11073/config.js';
 import { FhirSection } from '../../fhir/config.js';
 import { InterworkingSection } from '../../interworking/config.js';
+import { OnboardingSection } from '../../onboarding/config.js';
 
 /**
  * medward's configuration. Every section has defaults that run on a laptop:
@@ -119,6 +120,7 @@ export const ConfigSchema = Type.Object(
     ieee11073: Ieee11073Section,
     fhir: FhirSection,
     interworking: InterworkingSection,
+    onboarding: OnboardingSection,
   },
   { additionalProperties: false },
 );
