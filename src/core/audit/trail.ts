@@ -29,7 +29,7 @@ export interface AuditQuery {
   event?: string;
 }
 
-/** The fields the hash covers: everything but the storage sequence number. */
+/** Serialises the fields the hash covers: everything but the storage sequence number. */
 function hashInput(row: Omit<AuditEventTable, 'seq' | 'hash'>): string {
   return canonicalJson({
     id: row.id,

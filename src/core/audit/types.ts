@@ -13,7 +13,7 @@ export const AuditOutcome = {
 export type AuditOutcome = (typeof AuditOutcome)[keyof typeof AuditOutcome];
 
 export interface AuditTarget {
-  /** What kind of thing was acted on: `device`, `api-token`, `configuration`, ... */
+  /** Kind of the thing acted on: `device`, `api-token`, `configuration`, ... */
   kind: string;
   id: string;
 }
