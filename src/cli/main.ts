@@ -2,7 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { auditCommand } from './commands/audit.js';
+import { authorityCommand } from './commands/authority.js';
 import { devicesCommand } from './commands/devices.js';
+import { simulateOnboardingCommand } from './commands/simulate-onboarding.js';
 import { simulateCommand } from './commands/simulate.js';
 import { startCommand } from './commands/start.js';
 import { tokenCommand } from './commands/token.js';
@@ -35,7 +37,8 @@ export function buildProgram(): Command {
   program.addCommand(auditCommand(openRuntime));
   program.addCommand(tokenCommand(openRuntime));
   program.addCommand(devicesCommand(openRuntime));
-  program.addCommand(simulateCommand());
+  program.addCommand(simulateCommand().addCommand(simulateOnboardingCommand()));
+  program.addCommand(authorityCommand());
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) {
