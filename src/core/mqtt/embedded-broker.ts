@@ -19,7 +19,8 @@ export interface EmbeddedBrokerOptions {
  */
 export class EmbeddedBroker implements Component {
   readonly name = 'mqtt-broker';
-  private readonly broker = aedes.createBroker();
+  /** Created in start(): Aedes starts interval timers when created, which would keep a process whose start failed from exiting. */
+  private broker: ReturnType<typeof aedes.createBroker> | undefined;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   private boundPort = 0;
@@ -27,17 +28,18 @@ export class EmbeddedBroker implements Component {
   constructor(
     private readonly options: EmbeddedBrokerOptions,
     private readonly logger: Logger,
-  ) {
-    this.broker.on('clientError', (client, error) => {
-      this.logger.debug({ clientId: client.id, err: error }, 'mqtt client error');
-    });
-  }
+  ) {}
 
   async start(): Promise<void> {
+    const broker = aedes.createBroker();
+    broker.on('clientError', (client, error) => {
+      this.logger.debug({ clientId: client.id, err: error }, 'mqtt client error');
+    });
+    this.broker = broker;
     const server = createServer((socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-      this.broker.handle(socket);
+      broker.handle(socket);
     });
     this.server = server;
     server.listen(this.options.port, this.options.host);
@@ -47,6 +49,9 @@ export class EmbeddedBroker implements Component {
         once(server, 'error').then(([error]) => Promise.reject(error as Error)),
       ]);
     } catch (error) {
+      this.server = undefined;
+      this.broker = undefined;
+      broker.close();
       throw new MedwardError(
         ErrorKind.Unavailable,
         'MQTT_LISTEN_FAILED',
@@ -75,7 +80,8 @@ export class EmbeddedBroker implements Component {
 
   async stop(): Promise<void> {
     const server = this.server;
-    if (server === undefined) {
+    const broker = this.broker;
+    if (server === undefined || broker === undefined) {
       return;
     }
     const closed = new Promise<void>((resolve) =>
@@ -87,11 +93,12 @@ export class EmbeddedBroker implements Component {
       socket.destroy();
     }
     await new Promise<void>((resolve) => {
-      this.broker.close(() => {
+      broker.close(() => {
         resolve();
       });
     });
     await closed;
     this.server = undefined;
+    this.broker = undefined;
   }
 }

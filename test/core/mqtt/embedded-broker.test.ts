@@ -1,3 +1,4 @@
+import { createHook } from 'node:async_hooks';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -51,4 +52,22 @@ test('embedded broker stop closes clients', async () => {
   await closed;
   assert.equal(client.connected, false);
   await client.endAsync(true);
+});
+
+test('embedded broker holds no timers until start', () => {
+  let timersCreated = 0;
+  const hook = createHook({
+    init(_id, type) {
+      if (type === 'Timeout') {
+        timersCreated += 1;
+      }
+    },
+  }).enable();
+  // A process whose start fails before the broker starts must still be able to exit.
+  try {
+    new EmbeddedBroker({ host: '127.0.0.1', port: 0 }, silentLogger());
+  } finally {
+    hook.disable();
+  }
+  assert.equal(timersCreated, 0);
 });
