@@ -14,6 +14,7 @@ import { FhirExporter, fhirRoutes } from './fhir/index.js';
 import { Ieee11073Manager, observationRoutes } from './ieee11073/index.js';
 import { InterworkingComponent } from './interworking/index.js';
 import { InventoryService } from './inventory/index.js';
+import { createOnboarding, type Onboarding } from './onboarding/index.js';
 import { Onem2mCse } from './onem2m/index.js';
 import { allMigrations } from './migrations.js';
 
@@ -31,6 +32,8 @@ export interface Medward {
   readonly cse: Onem2mCse | undefined;
   readonly ieee11073: Ieee11073Manager | undefined;
   readonly interworking: InterworkingComponent | undefined;
+  /** Device onboarding with its provisioning listener; undefined when onboarding.enabled is false. */
+  readonly onboarding: Onboarding | undefined;
   readonly metrics: Registry;
   readonly broker: EmbeddedBroker | undefined;
   /** The MQTT broker URL components use: the embedded broker's or the configured one. */
@@ -141,9 +144,32 @@ export function createMedward(config: MedwardConfig, logger: Logger): Medward {
         )
       : undefined;
 
+  // Starts after enforcement, which moves onboarded devices to their segments, and before the
+  // API server, so the onboarding routes only serve while the provisioning listener runs.
+  const onboarding = config.onboarding.enabled
+    ? createOnboarding({
+        config: config.onboarding,
+        dataDir: config.dataDir,
+        siteId: config.siteId,
+        storage,
+        audit,
+        bus,
+        logger,
+        metrics,
+        inventory,
+        enforcement,
+      })
+    : undefined;
+  for (const component of onboarding?.components ?? []) {
+    lifecycle.add(component);
+  }
+
   const routePlugins = [fhirRoutes(fhir)];
   if (ieee11073 !== undefined) {
     routePlugins.push(observationRoutes(ieee11073));
+  }
+  if (onboarding !== undefined) {
+    routePlugins.push(onboarding.routes);
   }
   const api = lifecycle.add(
     createApiServer({
@@ -172,6 +198,7 @@ export function createMedward(config: MedwardConfig, logger: Logger): Medward {
     cse,
     ieee11073,
     interworking,
+    onboarding,
     metrics,
     broker,
     get mqttUrl() {

@@ -37,8 +37,8 @@ export function buildProgram(): Command {
   program.addCommand(auditCommand(openRuntime));
   program.addCommand(tokenCommand(openRuntime));
   program.addCommand(devicesCommand(openRuntime));
-  program.addCommand(simulateCommand().addCommand(simulateOnboardingCommand()));
-  program.addCommand(authorityCommand());
+  program.addCommand(simulateCommand().addCommand(simulateOnboardingCommand(globalOptions)));
+  program.addCommand(authorityCommand(globalOptions));
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) {

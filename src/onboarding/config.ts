@@ -13,9 +13,15 @@ const SegmentName = Type.String({ pattern: '^[a-z][a-z0-9-]{0,30}$' });
 
 export const ProvisioningListenerSection = Type.Object(
   {
-    /** Kept apart from every production listener; devices reach it only from the provisioning segment. */
+    /**
+     * A listener of its own, apart from every production listener, so the
+     * network can let the provisioning segment reach it and nothing else.
+     * Loopback by default: set the address devices reach on the provisioning
+     * segment. 8442 follows the API (8440) and the CSE (8441) and leaves 8443,
+     * which many HTTPS services use, free.
+     */
     host: Type.String({ minLength: 1, default: '127.0.0.1' }),
-    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8443 }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8442 }),
     /** DNS names and IP addresses, besides `host`, written into the listener's certificate. */
     serverNames: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { default: [] }),
     /**

@@ -23,6 +23,9 @@ import { StuckStateChecker } from './lifecycle/stuck-state-checker.js';
 import { RegistrationService } from './registration/registration-service.js';
 import { TransactionBatcher } from './transaction-batcher.js';
 
+/** Name of the start step that warns when no list authorises devices. */
+export const AUTHORISATION_SOURCE_CHECK = 'authorisation-source-check';
+
 /** Concurrent enrolments committed together; one commit (an fsync on SQLite) serves them all. */
 const ENROLMENTS_PER_TRANSACTION = 64;
 
@@ -53,10 +56,47 @@ export interface Onboarding {
   provisioningListener: EstServer;
   poller: AuthorityPoller | undefined;
   stuckStateChecker: StuckStateChecker;
-  /** Start order: the authority poller (imports the cached list first), the listener, the checker. */
+  /**
+   * Start order: the authority poller (imports the cached list first), a check
+   * that logs when no list can authorise devices, the listener, the checker.
+   */
   components: Component[];
   /** API routes for the API server's routePlugins. */
   routes: ApiRoutePlugin;
+}
+
+/**
+ * Returns a start step that warns when no signed list authorises devices:
+ * none is stored, and no authority URL with a key to verify its lists is
+ * configured. Onboarding still starts, because an operator can approve
+ * unlisted devices through the API.
+ */
+function authorisationSourceCheck(
+  authorisation: AuthorisationService,
+  config: OnboardingConfig,
+  logger: Logger,
+): Component {
+  return {
+    name: AUTHORISATION_SOURCE_CHECK,
+    start: async () => {
+      const keys = config.authority.publicKeyFiles.length;
+      const url = config.authority.url;
+      if ((url !== undefined && keys > 0) || (await authorisation.lists()).length > 0) {
+        return;
+      }
+      logger.warn(
+        {
+          authorityUrl: url ?? null,
+          publicKeyFiles: keys,
+          importRoute: 'POST /api/v1/onboarding/authorisation-lists',
+        },
+        'no authorisation list: only devices an operator approves can enrol until a signed list ' +
+          'is imported or onboarding.authority.url is set, with the signing key in ' +
+          'onboarding.authority.publicKeyFiles',
+      );
+    },
+    stop: () => Promise.resolve(),
+  };
 }
 
 /**
@@ -189,6 +229,7 @@ export function createOnboarding(deps: OnboardingDependencies): Onboarding {
     stuckStateChecker,
     components: [
       ...(poller === undefined ? [] : [poller]),
+      authorisationSourceCheck(authorisation, config, logger),
       provisioningListener,
       stuckStateChecker,
     ],

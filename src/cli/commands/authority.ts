@@ -1,7 +1,8 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { loadConfig } from '../../core/config/index.js';
 import { createLogger } from '../../core/logger.js';
 import {
   AuthorisationListSchema,
@@ -10,8 +11,12 @@ import {
   keyIdOf,
   signList,
 } from '../../onboarding/authorisation/index.js';
+import type { ImportResult } from '../../onboarding/authorisation/authorisation-service.js';
 import { checkListContents } from '../../onboarding/authorisation/list-checks.js';
+import { AdminApiClient, TOKEN_ENV } from '../admin-api.js';
 import { CommandFailed } from '../errors.js';
+import { readText } from '../files.js';
+import type { GlobalOptions } from '../runtime.js';
 
 const listCheck = TypeCompiler.Compile(AuthorisationListSchema);
 
@@ -21,14 +26,6 @@ function port(value: string): number {
     throw new InvalidArgumentError('port must be an integer from 0 to 65535');
   }
   return parsed;
-}
-
-function readText(file: string, what: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new CommandFailed(`cannot read ${what} ${file}: ${(error as Error).message}`, 2);
-  }
 }
 
 function writeAtomically(file: string, content: string, mode: number): void {
@@ -52,6 +49,11 @@ interface SignOptions {
   passphraseEnv?: string;
 }
 
+interface ImportOptions {
+  in: string;
+  apiUrl?: string;
+}
+
 interface KeygenOptions {
   out: string;
   publicOut: string;
@@ -62,9 +64,10 @@ interface KeygenOptions {
  * `medward authority`: tools for the authority that publishes authorisation
  * lists. `keygen` creates a signing key, `sign` turns a list into a signed
  * envelope, `serve` publishes a directory of signed lists over HTTPS with
- * ETags for medward to poll.
+ * ETags for medward to poll, and `import` hands a signed list to the
+ * running medward through its admin API.
  */
-export function authorityCommand(): Command {
+export function authorityCommand(globalOptions: () => GlobalOptions): Command {
   const authority = new Command('authority').description(
     'create, sign and serve authorisation lists of expected devices',
   );
@@ -202,6 +205,33 @@ export function authorityCommand(): Command {
         process.on('SIGTERM', stop);
       });
       await server.stop();
+    });
+
+  authority
+    .command('import')
+    .description(
+      `import a signed authorisation list into the running medward through its admin API, ` +
+        `with the admin token in ${TOKEN_ENV}`,
+    )
+    .requiredOption('--in <file>', 'signed list to import, as "medward authority sign" writes it')
+    .option('--api-url <url>', "medward's admin API (default: from api.host and api.port)")
+    .action(async (options: ImportOptions) => {
+      const global = globalOptions();
+      const envelope = readText(options.in, 'signed list');
+      const config = loadConfig(global.config === undefined ? {} : { file: global.config });
+      const api = AdminApiClient.fromConfig(config, options.apiUrl);
+      const result = await api.request<ImportResult>(
+        'POST',
+        '/api/v1/onboarding/authorisation-lists',
+        { envelope },
+      );
+      process.stdout.write(
+        global.json === true
+          ? `${JSON.stringify(result, null, 2)}\n`
+          : `${result.status} list ${result.listId} version ${result.version} ` +
+              `(stored before: ${result.previousVersion ?? 'none'}): ${result.devices} devices, ` +
+              `${result.revocations} revocations\n`,
+      );
     });
 
   return authority;

@@ -8,6 +8,13 @@ import { ConfigSchema, type MedwardConfig } from './schema.js';
 export const ENV_PREFIX = 'MEDWARD_';
 export const DEFAULT_CONFIG_FILE = 'medward.yaml';
 
+/**
+ * MEDWARD_* variables that are not configuration keys: the configuration
+ * file, and the admin API token that CLI commands calling a running medward
+ * send.
+ */
+const NON_CONFIG_ENV = new Set(['MEDWARD_CONFIG', 'MEDWARD_TOKEN']);
+
 export interface LoadConfigOptions {
   /** YAML file to read; MEDWARD_CONFIG, then ./medward.yaml if it exists, when omitted. */
   file?: string;
@@ -182,7 +189,7 @@ export function loadConfig(options: LoadConfigOptions = {}): MedwardConfig {
 
   const envProblems: ConfigProblem[] = [];
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || name === 'MEDWARD_CONFIG' || value === undefined) {
+    if (!name.startsWith(ENV_PREFIX) || NON_CONFIG_ENV.has(name) || value === undefined) {
       continue;
     }
     if (name.startsWith('MEDWARD_TEST_')) {

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,21 +16,24 @@ import {
 } from '../../enforcement/index.js';
 import { InventoryService } from '../../inventory/index.js';
 import { allMigrations } from '../../migrations.js';
-import { hashSecret } from '../authorisation/authorisation-service.js';
-import {
-  AUTHORISATION_LIST_FORMAT,
-  type AuthorisationList,
-  type ListEntry,
-} from '../authorisation/list-schema.js';
-import { signList } from '../authorisation/signature.js';
+import type { AuthorisationList, ListEntry } from '../authorisation/list-schema.js';
 import { toPem } from '../ca/pem.js';
 import { OnboardingSection, type OnboardingConfig } from '../config.js';
-import { createOnboarding, type Onboarding } from '../create-onboarding.js';
 import {
-  SimulatedDevice,
-  SimulatedManufacturer,
-  type BirthCredential,
-} from './simulated-device.js';
+  AUTHORISATION_SOURCE_CHECK,
+  createOnboarding,
+  type Onboarding,
+} from '../create-onboarding.js';
+import { SimulatedManufacturer, type SimulatedDevice } from './simulated-device.js';
+import {
+  signedSimulationList,
+  simulatedDeviceOf,
+  simulatedDeviceSpecs,
+  simulatedMac,
+  type DeviceSpec,
+} from './simulated-fleet.js';
+
+export { simulatedMac, type DeviceSpec };
 
 export interface OnboardingEnvironmentOptions {
   /** Directory for the database, CA and keys; a temporary one, removed on close, when omitted. */
@@ -44,22 +47,6 @@ export interface OnboardingEnvironmentOptions {
   enforcement?: Record<string, unknown>;
   logger?: Logger;
   now?: () => Date;
-}
-
-export interface DeviceSpec {
-  manufacturer: string;
-  model: string;
-  serialNumber: string;
-  birth: BirthCredential;
-  entry: ListEntry;
-}
-
-const MODELS = ['LP-420', 'PM-9', 'VX-2'] as const;
-
-/** Returns the MAC address of simulated device `index`: locally administered, unique per index. */
-export function simulatedMac(index: number): string {
-  const hex = index.toString(16).padStart(8, '0');
-  return `02:5e:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}:${hex.slice(6, 8)}`;
 }
 
 /**
@@ -178,8 +165,11 @@ export class OnboardingEnvironment {
   }
 
   async start(): Promise<void> {
+    // The environment imports its own lists after start, so the warning that none is stored is noise.
     for (const component of this.onboarding.components) {
-      await component.start();
+      if (component.name !== AUTHORISATION_SOURCE_CHECK) {
+        await component.start();
+      }
     }
     this.started = true;
   }
@@ -207,19 +197,12 @@ export class OnboardingEnvironment {
     revocations: AuthorisationList['revocations'] = [],
     version?: number,
   ): string {
-    const now = Date.now();
-    const list: AuthorisationList = {
-      format: AUTHORISATION_LIST_FORMAT,
-      formatVersion: 1,
+    return signedSimulationList(entries, {
       listId: 'simulation',
       version: version ?? this.listVersion + 1,
-      issuedAt: new Date(now - 60_000).toISOString(),
-      expiresAt: new Date(now + 86_400_000).toISOString(),
-      authority: 'medward simulation',
-      devices: [...entries],
+      authorityKey: this.authorityKey,
       revocations,
-    };
-    return JSON.stringify(signList(list, this.authorityKey));
+    });
   }
 
   async importList(
@@ -233,52 +216,15 @@ export class OnboardingEnvironment {
 
   /** Specs of `count` devices, alternating IDevID and bootstrap-secret birth identities. */
   deviceSpecs(count: number, offset = 0): DeviceSpec[] {
-    const specs: DeviceSpec[] = [];
-    for (let index = offset; index < offset + count; index += 1) {
-      const model = MODELS[index % MODELS.length] ?? 'LP-420';
-      const serialNumber = `SIM-${String(index).padStart(6, '0')}`;
-      const manufacturer = this.manufacturer.name;
-      let birth: BirthCredential;
-      let birthIdentity: ListEntry['birthIdentity'];
-      if (index % 2 === 0) {
-        birth = { kind: 'idevid', ...this.manufacturer.issueIdevid(model, serialNumber) };
-        birthIdentity = { kind: 'idevid', trustAnchors: [this.manufacturer.certificatePem] };
-      } else {
-        const secret = randomBytes(24).toString('base64url');
-        birth = { kind: 'bootstrap-secret', secret };
-        birthIdentity = { kind: 'bootstrap-secret', secretSha256: hashSecret(secret) };
-      }
-      specs.push({
-        manufacturer,
-        model,
-        serialNumber,
-        birth,
-        entry: {
-          entryId: `sim-${index}`,
-          manufacturer,
-          model,
-          serialNumber,
-          birthIdentity,
-          deviceClass: model === 'PM-9' ? 'patient-monitor' : 'infusion-pump',
-          macAddresses: [simulatedMac(index)],
-        },
-      });
-    }
-    return specs;
+    return simulatedDeviceSpecs(this.manufacturer, count, offset);
   }
 
   device(spec: DeviceSpec, index: number, sbom?: unknown): SimulatedDevice {
-    return new SimulatedDevice({
-      manufacturer: spec.manufacturer,
-      model: spec.model,
-      serialNumber: spec.serialNumber,
-      birth: spec.birth,
-      listenerUrl: this.listenerUrl,
-      trustedCaPem: this.caPem,
-      interfaces: [{ name: 'eth0', mac: simulatedMac(index), kind: 'wired' }],
-      firmwareVersion: '4.2.0',
-      ...(sbom === undefined ? {} : { sbom }),
-    });
+    return simulatedDeviceOf(
+      spec,
+      { listenerUrl: this.listenerUrl, trustedCaPem: this.caPem },
+      { macAddress: simulatedMac(index), sbom },
+    );
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,19 @@
+import { randomInt, type KeyObject } from 'node:crypto';
 import { isMedwardError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/logger.js';
 import { OnboardingEnvironment } from './onboarding-environment.js';
-import { ProvisioningRequestFailed } from './simulated-device.js';
+import {
+  ProvisioningRequestFailed,
+  SimulatedManufacturer,
+  type SimulatedDevice,
+} from './simulated-device.js';
+import {
+  MAX_TAGGED_FLEET_DEVICES,
+  signedSimulationList,
+  simulatedDeviceOf,
+  simulatedDeviceSpecs,
+  taggedNaming,
+} from './simulated-fleet.js';
 
 export interface OnboardingSimulationOptions {
   /** Simulated devices, alternating IDevID and bootstrap-secret birth identities. */
@@ -52,6 +64,95 @@ function summarise(samples: readonly number[]): LatencySummary {
   return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), max: quantile(samples, 1) };
 }
 
+interface FleetOutcome {
+  enrolled: number;
+  registered: number;
+  durationMs: number;
+  enrolmentMs: number[];
+  registrationMs: number[];
+  errors: Record<string, number>;
+}
+
+/**
+ * Enrols and registers every device, `concurrency` at a time, and returns
+ * counts, latencies and failures by error code. A device that fails is
+ * logged and counted; the others continue.
+ */
+async function onboardFleet(
+  devices: readonly SimulatedDevice[],
+  concurrency: number,
+  logger: Logger,
+): Promise<FleetOutcome> {
+  const outcome: FleetOutcome = {
+    enrolled: 0,
+    registered: 0,
+    durationMs: 0,
+    enrolmentMs: [],
+    registrationMs: [],
+    errors: {},
+  };
+  let next = 0;
+  const started = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < devices.length) {
+      const device = devices[next];
+      next += 1;
+      if (device === undefined) {
+        return;
+      }
+      try {
+        device.prepare();
+        const enrolStart = performance.now();
+        await device.enroll();
+        outcome.enrolmentMs.push(performance.now() - enrolStart);
+        outcome.enrolled += 1;
+        const registerStart = performance.now();
+        await device.register();
+        outcome.registrationMs.push(performance.now() - registerStart);
+        outcome.registered += 1;
+      } catch (error) {
+        const code =
+          error instanceof ProvisioningRequestFailed
+            ? error.errorCode
+            : isMedwardError(error)
+              ? error.code
+              : 'UNEXPECTED';
+        outcome.errors[code] = (outcome.errors[code] ?? 0) + 1;
+        logger.warn(
+          { serialNumber: device.options.serialNumber, code, err: error },
+          'simulated device failed to onboard',
+        );
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(concurrency, devices.length)) }, worker),
+  );
+  outcome.durationMs = performance.now() - started;
+  return outcome;
+}
+
+function summariseFleet(
+  outcome: FleetOutcome,
+  devices: number,
+  inProduction: number,
+  listenerUrl: string,
+): OnboardingSimulationSummary {
+  return {
+    devices,
+    enrolled: outcome.enrolled,
+    registered: outcome.registered,
+    inProduction,
+    failed: devices - outcome.registered,
+    durationMs: outcome.durationMs,
+    devicesPerSecond: (outcome.registered * 1000) / outcome.durationMs,
+    enrolmentMs: summarise(outcome.enrolmentMs),
+    registrationMs: summarise(outcome.registrationMs),
+    errors: outcome.errors,
+    listenerUrl,
+  };
+}
+
 /**
  * Onboards `count` simulated devices end to end against a medward
  * onboarding deployment in this process. It signs and imports an
@@ -74,51 +175,11 @@ export async function runOnboardingSimulation(
     await environment.start();
     const specs = environment.deviceSpecs(options.count);
     await environment.authorise(specs);
-    const enrolmentMs: number[] = [];
-    const registrationMs: number[] = [];
-    const errors: Record<string, number> = {};
-    let enrolled = 0;
-    let registered = 0;
-    let next = 0;
-    const started = performance.now();
-    const worker = async (): Promise<void> => {
-      while (next < specs.length) {
-        const index = next;
-        next += 1;
-        const spec = specs[index];
-        if (spec === undefined) {
-          return;
-        }
-        const device = environment.device(spec, index);
-        try {
-          device.prepare();
-          const enrolStart = performance.now();
-          await device.enroll();
-          enrolmentMs.push(performance.now() - enrolStart);
-          enrolled += 1;
-          const registerStart = performance.now();
-          await device.register();
-          registrationMs.push(performance.now() - registerStart);
-          registered += 1;
-        } catch (error) {
-          const code =
-            error instanceof ProvisioningRequestFailed
-              ? error.errorCode
-              : isMedwardError(error)
-                ? error.code
-                : 'UNEXPECTED';
-          errors[code] = (errors[code] ?? 0) + 1;
-          logger.warn(
-            { serialNumber: spec.serialNumber, code, err: error },
-            'simulated device failed to onboard',
-          );
-        }
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.max(1, Math.min(options.concurrency, specs.length)) }, worker),
+    const outcome = await onboardFleet(
+      specs.map((spec, index) => environment.device(spec, index)),
+      options.concurrency,
+      logger,
     );
-    const durationMs = performance.now() - started;
     let inProduction = 0;
     let cursor: string | undefined;
     do {
@@ -130,20 +191,84 @@ export async function runOnboardingSimulation(
       inProduction += page.items.length;
       cursor = page.nextCursor ?? undefined;
     } while (cursor !== undefined);
-    return {
-      devices: specs.length,
-      enrolled,
-      registered,
-      inProduction,
-      failed: specs.length - registered,
-      durationMs,
-      devicesPerSecond: (registered * 1000) / durationMs,
-      enrolmentMs: summarise(enrolmentMs),
-      registrationMs: summarise(registrationMs),
-      errors,
-      listenerUrl: environment.listenerUrl,
-    };
+    return summariseFleet(outcome, specs.length, inProduction, environment.listenerUrl);
   } finally {
     await environment.close();
   }
+}
+
+/** A running medward to onboard simulated devices into, and how to reach it. */
+export interface RunningMedwardTarget {
+  /** Base URL of its provisioning listener, for example https://127.0.0.1:8442. */
+  listenerUrl: string;
+  /** PEM certificates the devices trust for the listener: medward's issuing CA and its chain. */
+  trustedCaPem: string;
+  /** Private key of an authority whose public key medward trusts (onboarding.authority.publicKeyFiles). */
+  authorityKey: KeyObject;
+  /** Imports a signed list (the envelope's JSON text) into the running medward. */
+  importList(envelope: string): Promise<void>;
+  /** Counts the inventory's devices in state production whose serial number contains `text`. */
+  countInProduction(text: string): Promise<number>;
+}
+
+/**
+ * Entries per list a run imports. A list carries the manufacturer's
+ * certificate in every IDevID entry, so 500 entries stay well below the
+ * API's default body limit of 1 MiB.
+ */
+const ENTRIES_PER_LIST = 500;
+
+export interface RunningMedwardSimulationOptions {
+  count: number;
+  concurrency: number;
+  target: RunningMedwardTarget;
+  logger?: Logger;
+  /** 20-bit tag that names this run's devices and list; random when omitted. */
+  fleetTag?: number;
+}
+
+/**
+ * Onboards `count` simulated devices end to end into a running medward,
+ * as the devices of a site would. A new manufacturer issues IDevIDs to
+ * half of them; the other half get bootstrap secrets. Lists named
+ * simulation-<tag>-<n>, signed with the authority key and imported through
+ * `target`, authorise them. Each device then enrols over EST with TLS,
+ * registers its fact sheet and is moved to production. The run tag keeps
+ * serial numbers and MAC addresses apart from earlier runs.
+ */
+export async function runOnboardingSimulationAgainst(
+  options: RunningMedwardSimulationOptions,
+): Promise<OnboardingSimulationSummary & { listIds: string[]; serialPrefix: string }> {
+  const logger = options.logger ?? silentLogger();
+  if (options.count > MAX_TAGGED_FLEET_DEVICES) {
+    throw new RangeError(`a run onboards at most ${MAX_TAGGED_FLEET_DEVICES} devices`);
+  }
+  const tag = options.fleetTag ?? randomInt(0, 0x100000);
+  const naming = taggedNaming(tag);
+  const manufacturer = new SimulatedManufacturer('Lumen Pumps GmbH');
+  const specs = simulatedDeviceSpecs(manufacturer, options.count, 0, naming);
+  const listIds: string[] = [];
+  for (let start = 0; start < specs.length; start += ENTRIES_PER_LIST) {
+    const listId = `simulation-${naming.tagHex}-${listIds.length + 1}`;
+    const entries = specs.slice(start, start + ENTRIES_PER_LIST).map((spec) => spec.entry);
+    await options.target.importList(
+      signedSimulationList(entries, {
+        listId,
+        version: 1,
+        authorityKey: options.target.authorityKey,
+      }),
+    );
+    listIds.push(listId);
+  }
+  const outcome = await onboardFleet(
+    specs.map((spec) => simulatedDeviceOf(spec, options.target)),
+    options.concurrency,
+    logger,
+  );
+  const inProduction = await options.target.countInProduction(naming.serialPrefix);
+  return {
+    ...summariseFleet(outcome, specs.length, inProduction, options.target.listenerUrl),
+    listIds,
+    serialPrefix: naming.serialPrefix,
+  };
 }

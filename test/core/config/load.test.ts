@@ -79,6 +79,30 @@ describe('loadConfig', () => {
     assert.match(message, /MEDWARD_API__PROT/);
   });
 
+  test('MEDWARD_TOKEN is no configuration key', () => {
+    const config = loadConfig({ env: { MEDWARD_TOKEN: 'mwd_0123456789abcdef_secret' } });
+    assert.equal(config.api.port, 8440);
+  });
+
+  test('provisioning listener default is apart', () => {
+    const config = loadConfig({ env: {} });
+    const provisioning = config.onboarding.provisioning;
+    assert.equal(provisioning.host, '127.0.0.1');
+    const productionPorts = [
+      config.api.port,
+      config.onem2m.http.port,
+      config.ieee11073.listen.port,
+      config.mqtt.embedded.port,
+      config.enforcement.radius.port,
+    ];
+    assert.ok(
+      !productionPorts.includes(provisioning.port),
+      `provisioning port ${provisioning.port} is also in ${productionPorts.join(', ')}`,
+    );
+    // 8443 is the usual alternative HTTPS port of other services.
+    assert.notEqual(provisioning.port, 8443);
+  });
+
   test('invalid YAML names the file', () => {
     const file = yamlFile('api: [unclosed\n');
     try {
