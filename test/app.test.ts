@@ -27,6 +27,7 @@ const cli = new URL('../bin/medward.mjs', import.meta.url).pathname;
 
 function isolatedConfig(dir: string, overrides: Record<string, unknown> = {}) {
   return loadConfig({
+    file: false,
     env: {},
     overrides: {
       dataDir: dir,

@@ -9,7 +9,7 @@ import { Storage } from '../../src/core/storage/index.js';
 import { FhirExporter, gatewaySystemIdFor } from '../../src/fhir/index.js';
 
 test('fhir config defaults', () => {
-  const config = loadConfig({ env: {} });
+  const config = loadConfig({ file: false, env: {} });
   assert.deepEqual(config.fhir, {
     enabled: false,
     batchSize: 100,
@@ -22,6 +22,7 @@ test('fhir config defaults', () => {
 
 test('fhir config from environment', () => {
   const config = loadConfig({
+    file: false,
     env: {
       MEDWARD_FHIR__ENABLED: 'true',
       MEDWARD_FHIR__SERVER_URL: 'http://127.0.0.1:8080/fhir',
@@ -43,7 +44,7 @@ test('fhir config rejects bad values', () => {
     { 'fhir.gatewayTimeSync': 'sundial' },
   ]) {
     assert.throws(
-      () => loadConfig({ env: {}, overrides }),
+      () => loadConfig({ file: false, env: {}, overrides }),
       (error: unknown) => isMedwardError(error) && error.code === 'CONFIG_INVALID',
       JSON.stringify(overrides),
     );
@@ -52,6 +53,7 @@ test('fhir config rejects bad values', () => {
 
 test('exporter rejects inverted retry delays', () => {
   const config = loadConfig({
+    file: false,
     env: {},
     overrides: { 'fhir.retryBaseDelayMs': 5000, 'fhir.retryMaxDelayMs': 1000 },
   });

@@ -16,8 +16,11 @@ export const DEFAULT_CONFIG_FILE = 'medward.yaml';
 const NON_CONFIG_ENV = new Set(['MEDWARD_CONFIG', 'MEDWARD_TOKEN']);
 
 export interface LoadConfigOptions {
-  /** YAML file to read; MEDWARD_CONFIG, then ./medward.yaml if it exists, when omitted. */
-  file?: string;
+  /**
+   * YAML file to read; MEDWARD_CONFIG, then ./medward.yaml if it exists, when
+   * omitted. False reads no file, so tests ignore a user's ./medward.yaml.
+   */
+  file?: string | false;
   env?: NodeJS.ProcessEnv;
   /** Values applied over the file and the environment, for tests and the CLI. */
   overrides?: Record<string, unknown>;
@@ -184,8 +187,8 @@ export function loadConfig(options: LoadConfigOptions = {}): MedwardConfig {
   const file =
     options.file ??
     env.MEDWARD_CONFIG ??
-    (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
-  const raw: Record<string, unknown> = file === undefined ? {} : readYaml(file);
+    (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : false);
+  const raw: Record<string, unknown> = file === false ? {} : readYaml(file);
 
   const envProblems: ConfigProblem[] = [];
   for (const [name, value] of Object.entries(env)) {
@@ -205,7 +208,7 @@ export function loadConfig(options: LoadConfigOptions = {}): MedwardConfig {
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     setPath(raw, key.split('.'), value);
   }
-  const source = file ?? 'defaults and environment';
+  const source = file === false ? 'defaults and environment' : file;
   if (envProblems.length > 0) {
     throw configError(envProblems, source);
   }

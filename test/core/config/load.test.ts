@@ -24,7 +24,7 @@ function configErrorMessage(fn: () => unknown): string {
 
 describe('loadConfig', () => {
   test('defaults stay on loopback', () => {
-    const config = loadConfig({ env: {} });
+    const config = loadConfig({ file: false, env: {} });
     assert.equal(config.api.host, '127.0.0.1');
     assert.equal(config.mqtt.embedded.host, '127.0.0.1');
     assert.notEqual(config.mqtt.embedded.port, 1883);
@@ -57,14 +57,14 @@ describe('loadConfig', () => {
   });
 
   test('invalid value names key and accepted values', () => {
-    const message = configErrorMessage(() => loadConfig({ env: { MEDWARD_BUS__KIND: 'kafka' } }));
+    const message = configErrorMessage(() => loadConfig({ file: false, env: { MEDWARD_BUS__KIND: 'kafka' } }));
     assert.match(message, /bus\.kind/);
     assert.match(message, /"in-process", "nats"/);
     assert.match(message, /MEDWARD_BUS__KIND/);
   });
 
   test('out-of-range port names the range', () => {
-    const message = configErrorMessage(() => loadConfig({ env: { MEDWARD_API__PORT: '70000' } }));
+    const message = configErrorMessage(() => loadConfig({ file: false, env: { MEDWARD_API__PORT: '70000' } }));
     assert.match(message, /api\.port: got 70000, expected integer from 0 to 65535/);
   });
 
@@ -75,17 +75,17 @@ describe('loadConfig', () => {
   });
 
   test('unknown environment variable is rejected', () => {
-    const message = configErrorMessage(() => loadConfig({ env: { MEDWARD_API__PROT: '1' } }));
+    const message = configErrorMessage(() => loadConfig({ file: false, env: { MEDWARD_API__PROT: '1' } }));
     assert.match(message, /MEDWARD_API__PROT/);
   });
 
   test('MEDWARD_TOKEN is no configuration key', () => {
-    const config = loadConfig({ env: { MEDWARD_TOKEN: 'mwd_0123456789abcdef_secret' } });
+    const config = loadConfig({ file: false, env: { MEDWARD_TOKEN: 'mwd_0123456789abcdef_secret' } });
     assert.equal(config.api.port, 8440);
   });
 
   test('provisioning listener default is apart', () => {
-    const config = loadConfig({ env: {} });
+    const config = loadConfig({ file: false, env: {} });
     const provisioning = config.onboarding.provisioning;
     assert.equal(provisioning.host, '127.0.0.1');
     const productionPorts = [
@@ -127,7 +127,7 @@ describe('loadConfig', () => {
 
   test('every problem is listed at once', () => {
     const message = configErrorMessage(() =>
-      loadConfig({ env: { MEDWARD_API__PORT: 'abc', MEDWARD_LOG__LEVEL: 'loud' } }),
+      loadConfig({ file: false, env: { MEDWARD_API__PORT: 'abc', MEDWARD_LOG__LEVEL: 'loud' } }),
     );
     assert.match(message, /api\.port/);
     assert.match(message, /log\.level/);
