@@ -51,8 +51,13 @@ export const Ieee11073GroupCommitSection = Type.Object(
   {
     /** Observations per database transaction; a single larger report still commits whole. */
     maxBatch: Type.Integer({ minimum: 1, maximum: 20000, default: 2000 }),
-    /** Longest time an observation waits for its batch to start committing. */
-    maxDelayMs: Type.Integer({ minimum: 0, maximum: 10000, default: 20 }),
+    /**
+     * Maximum time a report waits for others before its batch goes to the
+     * database. With 0 a batch holds the reports of one event-loop turn, and
+     * batches still grow while earlier ones commit, so only idle managers
+     * commit small ones.
+     */
+    maxDelayMs: Type.Integer({ minimum: 0, maximum: 10000, default: 0 }),
   },
   { additionalProperties: false, default: {} },
 );

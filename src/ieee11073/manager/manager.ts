@@ -55,7 +55,7 @@ const SHUTDOWN_GRACE_MS = 1000;
 const WRITER_BUSY_TIMEOUT_MS = 10000;
 
 /** Pause between passive WAL checkpoints of the observation writer's checkpoint thread. */
-const WAL_CHECKPOINT_INTERVAL_MS = 250;
+const WAL_CHECKPOINT_INTERVAL_MS = 1000;
 
 export class Ieee11073Manager implements Component {
   readonly name = 'ieee11073-manager';
@@ -195,7 +195,9 @@ export class Ieee11073Manager implements Component {
       file,
       busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS,
       checkpointIntervalMs: WAL_CHECKPOINT_INTERVAL_MS,
+      maxBatchRows: this.config.groupCommit.maxBatch,
       logger: this.logger,
+      metrics: this.metrics,
     });
     writer.start(sqlite);
     this.writer = writer;

@@ -31,9 +31,14 @@ export interface GroupCommitOptions {
   repository: Ieee11073Repository;
   /** Observations per transaction; a single larger submission commits alone. */
   maxBatch: number;
-  /** Longest time the first submission after an idle period waits for others. */
+  /**
+   * Longest time a submission waits for others before its batch is handed to
+   * the database, unless earlier batches still hold every commit slot. With 0
+   * a batch collects the submissions of one event-loop turn.
+   */
   maxDelayMs: number;
   logger: Logger;
+  /** Receives the transactions of the storage's connection; a writer reports its own. */
   metrics?: GroupCommitMetrics;
   /** Called after each commit with the observations it made durable. */
   onCommitted?: (observations: readonly Observation[]) => void;
@@ -41,7 +46,11 @@ export interface GroupCommitOptions {
   writer?: ObservationWriter;
 }
 
-/** Commits observations on a connection of its own; `SqliteObservationWriter` is one. */
+/**
+ * Commits observations on a connection of its own; `SqliteObservationWriter`
+ * is one. A writer may merge the batches it was given into one transaction,
+ * so it reports its transactions to the metrics itself.
+ */
 export interface ObservationWriter {
   /** False once the writer cannot take commits; the main connection takes them then. */
   readonly available: boolean;
@@ -56,23 +65,39 @@ interface Pending {
   queuedAtMs: number;
 }
 
-type CommitFunction = (works: readonly CommitWork[]) => Promise<Observation[]>;
+interface CommitOutcome {
+  observations: Observation[];
+  /** True when a writer already reported the transaction to the metrics. */
+  measured: boolean;
+}
+
+type CommitFunction = (works: readonly CommitWork[]) => Promise<CommitOutcome>;
+
+interface CommitQueueOptions extends GroupCommitOptions {
+  /**
+   * Batches handed to the database and not yet committed. With more than one,
+   * the next batch reaches a writer thread while the previous one commits, so
+   * the thread does not wait for a round trip through the event loop.
+   */
+  maxInFlight: number;
+}
 
 /**
- * Queues work and commits it in batches, one transaction at a time. A batch
- * starts when it holds `maxBatch` observations or when its oldest submission
- * has waited `maxDelayMs`, so no submission waits longer than `maxDelayMs`
- * plus the commit before it, and under load each commit covers everything
- * that arrived meanwhile. Batches commit in submission order.
+ * Queues work and commits it in batches. A batch starts when it holds
+ * `maxBatch` observations, or when its oldest submission has waited
+ * `maxDelayMs` and fewer than `maxInFlight` batches are committing. Under
+ * load each batch covers everything that arrived while the batches before it
+ * committed. Batches reach the database in submission order.
  */
 class CommitQueue {
   private queue: Pending[] = [];
   private queuedObservations = 0;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private immediate: NodeJS.Immediate | undefined;
+  private readonly running = new Set<Promise<void>>();
 
   constructor(
-    private readonly options: GroupCommitOptions,
+    private readonly options: CommitQueueOptions,
     private readonly commit: CommitFunction,
   ) {}
 
@@ -81,7 +106,7 @@ class CommitQueue {
   }
 
   get idle(): boolean {
-    return this.running === undefined && this.queue.length === 0;
+    return this.running.size === 0 && this.queue.length === 0;
   }
 
   add(work: CommitWork): Promise<void> {
@@ -93,19 +118,30 @@ class CommitQueue {
   }
 
   private schedule(): void {
-    if (this.running !== undefined || this.queue.length === 0) {
+    if (this.queue.length === 0 || this.running.size >= this.options.maxInFlight) {
+      return;
+    }
+    if (this.queuedObservations >= this.options.maxBatch) {
+      this.startCommit();
+      return;
+    }
+    if (this.timer !== undefined || this.immediate !== undefined) {
       return;
     }
     const oldest = this.queue[0]?.queuedAtMs ?? performance.now();
     const waitMs = oldest + this.options.maxDelayMs - performance.now();
-    if (this.queuedObservations >= this.options.maxBatch || waitMs <= 0) {
-      this.startCommit();
+    if (waitMs > 0) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.startCommit();
+      }, waitMs);
       return;
     }
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
+    // After the sockets of this event-loop turn are read, so their reports join the batch.
+    this.immediate = setImmediate(() => {
+      this.immediate = undefined;
       this.startCommit();
-    }, waitMs);
+    });
   }
 
   private startCommit(): void {
@@ -113,14 +149,21 @@ class CommitQueue {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.running !== undefined || this.queue.length === 0) {
+    if (this.immediate !== undefined) {
+      clearImmediate(this.immediate);
+      this.immediate = undefined;
+    }
+    if (this.queue.length === 0 || this.running.size >= this.options.maxInFlight) {
       return;
     }
     const batch = this.takeBatch();
-    this.running = this.commitBatch(batch).finally(() => {
-      this.running = undefined;
+    const committing = this.commitBatch(batch).finally(() => {
+      this.running.delete(committing);
       this.schedule();
     });
+    this.running.add(committing);
+    // The rest of the queue may fill another batch already.
+    this.schedule();
   }
 
   private takeBatch(): Pending[] {
@@ -134,20 +177,26 @@ class CommitQueue {
       count += size;
       taken += 1;
     }
-    const batch = this.queue.slice(0, taken);
-    this.queue = this.queue.slice(taken);
     this.queuedObservations -= count;
-    return batch;
+    if (taken === this.queue.length) {
+      const batch = this.queue;
+      this.queue = [];
+      return batch;
+    }
+    return this.queue.splice(0, taken);
   }
 
   private async commitBatch(batch: Pending[]): Promise<void> {
     try {
       const startedAt = performance.now();
-      const observations = await this.commit(batch.map((pending) => pending.work));
-      this.options.metrics?.observeBatch(
-        observations.length,
-        (performance.now() - startedAt) / 1000,
-      );
+      const outcome = await this.commit(batch.map((pending) => pending.work));
+      const observations = outcome.observations;
+      if (!outcome.measured) {
+        this.options.metrics?.observeBatch(
+          observations.length,
+          (performance.now() - startedAt) / 1000,
+        );
+      }
       for (const pending of batch) {
         pending.resolve();
       }
@@ -178,11 +227,9 @@ class CommitQueue {
 
   /** Commits everything queued now and resolves when it is committed. */
   async flush(): Promise<void> {
-    while (this.running !== undefined || this.queue.length > 0) {
-      if (this.running === undefined) {
-        this.startCommit();
-      }
-      await this.running;
+    while (this.running.size > 0 || this.queue.length > 0) {
+      this.startCommit();
+      await Promise.all([...this.running]);
     }
   }
 }
@@ -198,14 +245,22 @@ function collectObservations(works: readonly CommitWork[]): Observation[] {
 }
 
 /**
+ * Batches handed to a writer thread before the first of them has committed.
+ * The thread merges the batches waiting for it into one transaction, so more
+ * batches in flight cost messages, not commits.
+ */
+const WRITER_MAX_IN_FLIGHT = 4;
+
+/**
  * Routes submissions to two commit queues. Work with an `operation` commits
- * through the storage's own connection. Observations alone commit through
- * `writer` when one is given and running (SQLite files), so their inserts and
- * fsyncs leave the event-loop thread, and through the storage's connection
- * otherwise (PostgreSQL, in-memory SQLite, a failed writer thread). The two
- * queues commit independently, so only submissions of the same kind keep
- * their order; a session awaits its association record before it accepts
- * observations, so no observation can precede the row it refers to.
+ * through the storage's own connection, one transaction at a time.
+ * Observations alone commit through `writer` when one is given and running
+ * (SQLite files), so their inserts and fsyncs leave the event-loop thread, and
+ * through the storage's connection otherwise (PostgreSQL, in-memory SQLite, a
+ * failed writer thread). The two queues commit independently, so only
+ * submissions of the same kind keep their order; a session awaits its
+ * association record before it accepts observations, so no observation can
+ * precede the row it refers to.
  */
 export class GroupCommitter {
   private readonly transactions: CommitQueue;
@@ -213,8 +268,13 @@ export class GroupCommitter {
   private stopped = false;
 
   constructor(private readonly options: GroupCommitOptions) {
-    this.transactions = new CommitQueue(options, (works) => this.runTransaction(works));
-    this.observationsOnly = new CommitQueue(options, (works) => this.commitObservations(works));
+    this.transactions = new CommitQueue({ ...options, maxInFlight: 1 }, (works) =>
+      this.runTransaction(works),
+    );
+    this.observationsOnly = new CommitQueue(
+      { ...options, maxInFlight: WRITER_MAX_IN_FLIGHT },
+      (works) => this.commitObservations(works),
+    );
   }
 
   /** Submissions waiting for a transaction. */
@@ -242,7 +302,7 @@ export class GroupCommitter {
     return this.transactions.add(work);
   }
 
-  private async commitObservations(works: readonly CommitWork[]): Promise<Observation[]> {
+  private async commitObservations(works: readonly CommitWork[]): Promise<CommitOutcome> {
     const writer = this.options.writer;
     if (writer === undefined || !writer.available) {
       return this.runTransaction(works);
@@ -259,10 +319,10 @@ export class GroupCommitter {
       // its reports stay unacknowledged and the agents send them again.
       return this.runTransaction(works);
     }
-    return observations;
+    return { observations, measured: true };
   }
 
-  private async runTransaction(works: readonly CommitWork[]): Promise<Observation[]> {
+  private async runTransaction(works: readonly CommitWork[]): Promise<CommitOutcome> {
     const observations = collectObservations(works);
     await this.options.storage.db.transaction().execute(async (transaction) => {
       for (const work of works) {
@@ -273,7 +333,7 @@ export class GroupCommitter {
       }
       await this.options.repository.insertObservations(transaction, observations);
     });
-    return observations;
+    return { observations, measured: false };
   }
 
   /** Commits everything queued now and resolves when it is committed and `onCommitted` has run. */

@@ -78,8 +78,20 @@ const OBSERVATION_COLUMNS = [
   'received_at_ms',
 ] as const satisfies readonly (keyof ObservationTable)[];
 
+const OBSERVATION_INSERT_TARGET = `ieee11073_observation (${OBSERVATION_COLUMNS.join(', ')})`;
+
 /** INSERT of observation rows without its VALUES clause. */
-export const INSERT_OBSERVATION_PREFIX = `INSERT INTO ieee11073_observation (${OBSERVATION_COLUMNS.join(', ')})`;
+export const INSERT_OBSERVATION_PREFIX = `INSERT INTO ${OBSERVATION_INSERT_TARGET}`;
+
+/**
+ * INSERT of observation rows, without its VALUES clause, that rolls back the
+ * whole transaction when a row violates a constraint. A multi-row INSERT
+ * that aborts only itself makes SQLite keep a statement journal of every page
+ * it changes. The observation writer thread retries a failed transaction
+ * request by request anyway, so it uses this form and saves the journal.
+ */
+export const INSERT_OBSERVATION_OR_ROLLBACK_PREFIX = `INSERT OR ROLLBACK INTO ${OBSERVATION_INSERT_TARGET}`;
+
 
 const INSERT_OBSERVATION_SQL = `${INSERT_OBSERVATION_PREFIX} VALUES (${OBSERVATION_COLUMNS.map(() => '?').join(', ')})`;
 

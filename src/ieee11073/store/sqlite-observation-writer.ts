@@ -2,8 +2,9 @@
  * Commits observation rows to a SQLite file from a worker thread with its own
  * connection, so the inserts and the fsync of each commit do not block the
  * event loop that serves the agents. A second worker thread runs passive WAL
- * checkpoints; the main connection's automatic checkpoints are turned off
- * while the writer runs and restored when it stops.
+ * checkpoints, and the writer finishes them between its transactions (see
+ * commit-worker.ts); the main connection's automatic checkpoints are turned
+ * off while the writer runs and restored when it stops.
  */
 import type SqliteDatabase from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
@@ -16,9 +17,10 @@ import type {
   CommitRequest,
   CommitWorkerData,
 } from './commit-worker.js';
+import type { GroupCommitMetrics } from './group-commit.js';
 import type { Observation } from './model.js';
 import {
-  INSERT_OBSERVATION_PREFIX,
+  INSERT_OBSERVATION_OR_ROLLBACK_PREFIX,
   OBSERVATION_COLUMN_COUNT,
   appendObservationValues,
 } from './repository.js';
@@ -30,7 +32,11 @@ export interface SqliteObservationWriterOptions {
   busyTimeoutMs: number;
   /** Pause between passive WAL checkpoints. */
   checkpointIntervalMs: number;
+  /** Rows per transaction when the thread merges waiting batches; a larger batch commits alone. */
+  maxBatchRows: number;
   logger: Logger;
+  /** Receives each transaction the thread committed. */
+  metrics?: GroupCommitMetrics;
 }
 
 interface PendingCommit {
@@ -103,8 +109,9 @@ export class SqliteObservationWriter {
     const common = {
       file: this.options.file,
       busyTimeoutMs: this.options.busyTimeoutMs,
-      insertPrefix: INSERT_OBSERVATION_PREFIX,
+      insertPrefix: INSERT_OBSERVATION_OR_ROLLBACK_PREFIX,
       columnCount: OBSERVATION_COLUMN_COUNT,
+      maxBatchRows: this.options.maxBatchRows,
       checkpointIntervalMs: this.options.checkpointIntervalMs,
     };
     const writerData: CommitWorkerData = { ...common, role: 'writer' };
@@ -177,20 +184,25 @@ export class SqliteObservationWriter {
   }
 
   private settle(reply: CommitReply): void {
-    const pending = this.pending.get(reply.id);
-    if (pending === undefined) {
-      return;
-    }
-    this.pending.delete(reply.id);
     if (reply.ok) {
-      pending.resolve();
-      return;
+      this.options.metrics?.observeBatch(reply.rows, reply.durationMs / 1000);
     }
-    const error = new Error(reply.message) as Error & { code?: string };
-    if (reply.code !== undefined) {
-      error.code = reply.code;
+    for (const id of reply.ids) {
+      const pending = this.pending.get(id);
+      if (pending === undefined) {
+        continue;
+      }
+      this.pending.delete(id);
+      if (reply.ok) {
+        pending.resolve();
+        continue;
+      }
+      const error = new Error(reply.message) as Error & { code?: string };
+      if (reply.code !== undefined) {
+        error.code = reply.code;
+      }
+      pending.reject(translateDatabaseError(error));
     }
-    pending.reject(translateDatabaseError(error));
   }
 
   private fail(error: unknown): void {

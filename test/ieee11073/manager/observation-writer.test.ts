@@ -64,6 +64,7 @@ test('observation writer commits from worker', { timeout: 30000 }, async () => {
     file,
     busyTimeoutMs: 5000,
     checkpointIntervalMs: 50,
+    maxBatchRows: 100,
     logger: silentLogger(),
   });
   const repository = new Ieee11073Repository(storage);
