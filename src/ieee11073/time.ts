@@ -120,13 +120,18 @@ export function isZeroAbsoluteTime(time: AbsoluteTime): boolean {
   );
 }
 
+/** Days of each month of a common year, January first. */
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
 /** True when month, day and time of day are in range (days checked against the month length). */
 export function isValidAbsoluteTime(time: AbsoluteTime): boolean {
   if (time.month < 1 || time.month > 12 || time.day < 1) {
     return false;
   }
   const year = time.century * 100 + time.year;
-  const daysInMonth = new Date(Date.UTC(year, time.month, 0)).getUTCDate();
+  const leapYear = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const daysInMonth =
+    time.month === 2 ? (leapYear ? 29 : 28) : (DAYS_IN_MONTH[time.month - 1] ?? 31);
   return time.day <= daysInMonth && time.hour <= 23 && time.minute <= 59 && time.second <= 59;
 }
 

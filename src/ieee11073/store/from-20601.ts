@@ -29,9 +29,23 @@ import type {
   ObservationValue,
   Unit,
 } from './model.js';
+import { formatIsoTime } from './iso-time.js';
 
 const idEntropy = Buffer.alloc(16 * 256);
 let idEntropyOffset = idEntropy.length;
+/** ASCII of the UUID being written, turned into a string in one step. */
+const idText = Buffer.alloc(36);
+/** ASCII codes of the high and low hex digit of each byte value. */
+const highHexDigits = new Uint8Array(256);
+const lowHexDigits = new Uint8Array(256);
+for (let value = 0; value < 256; value += 1) {
+  const digits = value.toString(16).padStart(2, '0');
+  highHexDigits[value] = digits.charCodeAt(0);
+  lowHexDigits[value] = digits.charCodeAt(1);
+}
+/** Offsets in the UUID text of the hex digits of bytes 0 to 15. */
+const idDigitOffsets = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+idText.fill('-'.charCodeAt(0));
 
 /**
  * Returns a UUID version 7: 48 bits of Unix time in ms, then random bits.
@@ -43,13 +57,18 @@ export function timeOrderedUuid(nowMs: number = Date.now()): string {
     randomFillSync(idEntropy);
     idEntropyOffset = 0;
   }
-  const bytes = idEntropy.subarray(idEntropyOffset, idEntropyOffset + 16);
+  const start = idEntropyOffset;
   idEntropyOffset += 16;
-  bytes.writeUIntBE(nowMs, 0, 6);
-  bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x70;
-  bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  idEntropy.writeUIntBE(nowMs, start, 6);
+  idEntropy[start + 6] = ((idEntropy[start + 6] ?? 0) & 0x0f) | 0x70;
+  idEntropy[start + 8] = ((idEntropy[start + 8] ?? 0) & 0x3f) | 0x80;
+  for (let index = 0; index < 16; index += 1) {
+    const value = idEntropy[start + index] ?? 0;
+    const offset = idDigitOffsets[index] ?? 0;
+    idText[offset] = highHexDigits[value] ?? 0;
+    idText[offset + 1] = lowHexDigits[value] ?? 0;
+  }
+  return idText.toString('latin1', 0, 36);
 }
 
 /** RelativeTime value of an agent that keeps no relative time. */
@@ -91,9 +110,22 @@ export interface MappingResult {
 /** Milliseconds since the epoch of an AbsoluteTime read as UTC. */
 export function absoluteTimeToUtcMs(time: AbsoluteTime): number {
   const fullYear = time.century * 100 + time.year;
+  const milliseconds = time.secFractions * 10;
+  if (fullYear >= 100) {
+    // Date.UTC reads years 0 to 99 as 1900 to 1999, so only later years take this path.
+    return Date.UTC(
+      fullYear,
+      time.month - 1,
+      time.day,
+      time.hour,
+      time.minute,
+      time.second,
+      milliseconds,
+    );
+  }
   const date = new Date(0);
   date.setUTCFullYear(fullYear, time.month - 1, time.day);
-  date.setUTCHours(time.hour, time.minute, time.second, time.secFractions * 10);
+  date.setUTCHours(time.hour, time.minute, time.second, milliseconds);
   return date.getTime();
 }
 
@@ -139,7 +171,7 @@ function timestampOf(
     return {
       clock: 'absolute',
       deviceTime: formatDeviceTime(absolute),
-      gatewayTime: new Date(deviceMs - (offset ?? 0)).toISOString(),
+      gatewayTime: formatIsoTime(deviceMs - (offset ?? 0)),
       offsetApplied: offset !== undefined,
     };
   }
@@ -149,7 +181,7 @@ function timestampOf(
     return {
       clock: 'base-offset',
       deviceTime: formatBaseOffsetTime(baseOffset),
-      gatewayTime: new Date(baseOffsetTimeToUtcMs(baseOffset) - (offset ?? 0)).toISOString(),
+      gatewayTime: formatIsoTime(baseOffsetTimeToUtcMs(baseOffset) - (offset ?? 0)),
       offsetApplied: offset !== undefined,
     };
   }
@@ -163,9 +195,9 @@ function timestampOf(
     return {
       clock: 'relative',
       deviceTime: String(ticks),
-      gatewayTime: new Date(
+      gatewayTime: formatIsoTime(
         epoch === undefined ? receivedAtMs : epoch + relativeTimeToMs(ticks),
-      ).toISOString(),
+      ),
       offsetApplied: epoch !== undefined,
     };
   }
@@ -175,13 +207,13 @@ function timestampOf(
     return {
       clock: 'relative',
       deviceTime: `${micros.toString()}us`,
-      gatewayTime: new Date(
+      gatewayTime: formatIsoTime(
         epoch === undefined ? receivedAtMs : epoch + Number(micros / 1000n),
-      ).toISOString(),
+      ),
       offsetApplied: epoch !== undefined,
     };
   }
-  return { clock: 'none', gatewayTime: new Date(receivedAtMs).toISOString(), offsetApplied: false };
+  return { clock: 'none', gatewayTime: formatIsoTime(receivedAtMs), offsetApplied: false };
 }
 
 export function decimalValueOf(number: MderNumber): DecimalValue {
@@ -191,13 +223,28 @@ export function decimalValueOf(number: MderNumber): DecimalValue {
   return { decimal: number.kind, number: null, special: number.kind };
 }
 
+/**
+ * Units by the Unit-Code an agent sent. Observations share these objects, so
+ * they are frozen. Agents choose the codes, so the table stops growing at
+ * `MAX_CACHED_UNITS` and further codes get a unit object per observation.
+ */
+const unitsByCode = new Map<number, Unit>();
+const MAX_CACHED_UNITS = 4096;
+
 function unitOf(unitCode: number | undefined): Unit | undefined {
   if (unitCode === undefined) {
     return undefined;
   }
-  const code = unitCode <= 0xffff ? mdcCode(MdcPartition.dimension, unitCode) : unitCode;
-  const ucum = ucumForUnitCode(unitCode);
-  return ucum === undefined ? { code } : { code, ucum };
+  let unit = unitsByCode.get(unitCode);
+  if (unit === undefined) {
+    const code = unitCode <= 0xffff ? mdcCode(MdcPartition.dimension, unitCode) : unitCode;
+    const ucum = ucumForUnitCode(unitCode);
+    unit = Object.freeze(ucum === undefined ? { code } : { code, ucum });
+    if (unitsByCode.size < MAX_CACHED_UNITS) {
+      unitsByCode.set(unitCode, unit);
+    }
+  }
+  return unit;
 }
 
 function componentOf(component: CodecComponent): CompoundComponent {
@@ -284,7 +331,7 @@ function supplementalTypesOf(configuration: Configuration): Map<number, number[]
  */
 export function observationsFrom20601(input: MappingInput): MappingResult {
   const supplemental = supplementalTypesOf(input.configuration);
-  const receivedAt = new Date(input.receivedAtMs).toISOString();
+  const receivedAt = formatIsoTime(input.receivedAtMs);
   const observations: Observation[] = [];
   let skipped = 0;
   for (const source of input.observations) {
