@@ -30,6 +30,33 @@ export function releaseResponseApdu(): Uint8Array {
   return encodeApdu({ kind: 'rlre', reason: ReleaseResponseReason.normal });
 }
 
+function eventReportResult(
+  invokeId: number,
+  objHandle: number,
+  eventTime: number,
+  eventType: number,
+  reply: EventReplyInfo,
+): Uint8Array {
+  return prst(invokeId, {
+    kind: 'rors-confirmed-event-report',
+    objHandle,
+    currentTime: eventTime,
+    eventType,
+    eventReplyInfo: reply,
+  });
+}
+
+/**
+ * A RORS with an empty event-reply-info, which the manager sends for every
+ * stored confirmed report. Its fields sit at fixed offsets: PRST header and
+ * invoke id, then the DataApdu CHOICE and length, obj-handle, current-time,
+ * event-type and the empty reply's length.
+ */
+const emptyResultTemplate = Buffer.from(eventReportResult(0, 0, 0, 0, emptyReply));
+const OBJ_HANDLE_OFFSET = 12;
+const CURRENT_TIME_OFFSET = 14;
+const EVENT_TYPE_OFFSET = 18;
+
 /**
  * RORS of a confirmed event report: invoke id, object handle and event type
  * echo the report, and current-time echoes its event-time.
@@ -41,13 +68,17 @@ export function eventReportResultApdu(
   eventType: number,
   reply: EventReplyInfo = emptyReply,
 ): Uint8Array {
-  return prst(invokeId, {
-    kind: 'rors-confirmed-event-report',
-    objHandle,
-    currentTime: eventTime,
-    eventType,
-    eventReplyInfo: reply,
-  });
+  if (reply !== emptyReply) {
+    return eventReportResult(invokeId, objHandle, eventTime, eventType, reply);
+  }
+  // Written over a copy of the template, because this runs for every report.
+  const bytes = Buffer.allocUnsafe(emptyResultTemplate.byteLength);
+  emptyResultTemplate.copy(bytes);
+  bytes.writeUInt16BE(invokeId, 6);
+  bytes.writeUInt16BE(objHandle, OBJ_HANDLE_OFFSET);
+  bytes.writeUInt32BE(eventTime, CURRENT_TIME_OFFSET);
+  bytes.writeUInt16BE(eventType, EVENT_TYPE_OFFSET);
+  return bytes;
 }
 
 /** RORS of a configuration report with the manager's ConfigResult. */

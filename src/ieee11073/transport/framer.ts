@@ -4,7 +4,7 @@
  * of its own: the length field says where the APDU ends. Several APDUs in one
  * segment and one APDU across several segments both work.
  */
-import { APDU_HEADER_BYTES, peekApduLength } from '../decode.js';
+import { APDU_HEADER_BYTES } from '../decode.js';
 
 export interface FramerSink {
   apdu(bytes: Uint8Array): void;
@@ -44,19 +44,19 @@ export class ApduFramer {
     }
     let offset = 0;
     while (data.byteLength - offset >= APDU_HEADER_BYTES) {
-      const rest = data.subarray(offset);
-      const size = peekApduLength(rest) ?? 0;
+      // The header is a 16-bit CHOICE tag and the 16-bit length of the rest.
+      const size = APDU_HEADER_BYTES + (((data[offset + 2] ?? 0) << 8) | (data[offset + 3] ?? 0));
       if (size > this.maxApduBytes) {
         this.failed = true;
-        this.sink.oversize(copyOf(rest, 0, APDU_HEADER_BYTES), size);
+        this.sink.oversize(copyOf(data, offset, offset + APDU_HEADER_BYTES), size);
         return;
       }
-      if (rest.byteLength < size) {
+      if (data.byteLength - offset < size) {
         break;
       }
       // A copy, so a decoded APDU, which keeps views into its bytes, does not
       // hold on to the whole segment.
-      this.sink.apdu(copyOf(rest, 0, size));
+      this.sink.apdu(copyOf(data, offset, offset + size));
       offset += size;
       if (this.isStopped()) {
         return;
