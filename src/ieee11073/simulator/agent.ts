@@ -84,8 +84,8 @@ interface Waiter {
 interface OutstandingReport {
   sequence: number;
   sentAtMs: number;
-  expected: ExpectedObservation[];
-  resolve: () => void;
+  /** Built only when the agent has an `onAck` callback. */
+  expected: ExpectedObservation[] | undefined;
 }
 
 /** 20601 MDS handle. */
@@ -95,6 +95,10 @@ export class SimulatedAgent {
   private socket: Socket | undefined;
   private readonly waiters = new Set<Waiter>();
   private readonly outstanding = new Map<number, OutstandingReport>();
+  /** Settles the wait of `sendReports` for the next acknowledgement or the end of the session. */
+  private ackArrived: (() => void) | undefined;
+  /** Checks the age of the oldest outstanding report; one timer per agent, not per report. */
+  private responseTimer: NodeJS.Timeout | undefined;
   private nextInvokeId = 0;
   private clockSkewMs: number;
   private readonly startedAtMs = Date.now();
@@ -223,10 +227,16 @@ export class SimulatedAgent {
       waiter.reject(new SessionEnded(reason));
     }
     this.waiters.clear();
-    for (const report of this.outstanding.values()) {
-      report.resolve();
-    }
     this.outstanding.clear();
+    clearTimeout(this.responseTimer);
+    this.responseTimer = undefined;
+    this.notifyAck();
+  }
+
+  private notifyAck(): void {
+    const ackArrived = this.ackArrived;
+    this.ackArrived = undefined;
+    ackArrived?.();
   }
 
   private waitFor(match: (apdu: Apdu) => boolean, what: string): Promise<Apdu> {
@@ -334,10 +344,10 @@ export class SimulatedAgent {
         this.options.onAck?.({
           sequence: report.sequence,
           invokeId,
-          expected: report.expected,
+          expected: report.expected ?? [],
           latencyMs,
         });
-        report.resolve();
+        this.notifyAck();
         return true;
       }
       case 'roiv-event-report':
@@ -505,13 +515,16 @@ export class SimulatedAgent {
         await delay(dueMs - nowMs);
       }
       while (this.outstanding.size >= maxOutstanding && this.isRunning()) {
-        await this.oldestOutstanding();
+        await this.nextAck();
+      }
+      if (!this.isRunning()) {
+        break;
       }
       this.sendReport(sequence);
       sequence += 1;
     }
     while (this.outstanding.size > 0 && this.ended === undefined) {
-      await this.oldestOutstanding();
+      await this.nextAck();
     }
     // An agent that ran out of due reports stays associated until its duration ends.
     const remainingMs = stopAtMs - performance.now();
@@ -532,63 +545,62 @@ export class SimulatedAgent {
     clearTimeout(timer);
   }
 
-  /** Resolves when the oldest outstanding report is acknowledged, or fails after the response timeout. */
-  private oldestOutstanding(): Promise<void> {
+  /** Resolves at the next acknowledgement or when the session ends; the response timer ends it on a timeout. */
+  private nextAck(): Promise<void> {
+    return new Promise((resolve) => {
+      this.ackArrived = resolve;
+    });
+  }
+
+  /**
+   * Ends the session when the oldest outstanding report has waited the
+   * response timeout, and otherwise checks again when it would have.
+   */
+  private armResponseTimer(): void {
+    if (this.responseTimer !== undefined) {
+      return;
+    }
     const oldest = this.outstanding.values().next();
     if (oldest.done === true) {
-      return Promise.resolve();
+      return;
     }
     const report = oldest.value;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => {
-          reject(
-            new SessionEnded(`no RORS for report ${report.sequence} within ${this.timeoutMs} ms`),
-          );
-        },
-        this.timeoutMs - (performance.now() - report.sentAtMs),
-      );
-      const previous = report.resolve;
-      report.resolve = () => {
-        clearTimeout(timer);
-        previous();
-        resolve();
-      };
-    });
+    const remainingMs = this.timeoutMs - (performance.now() - report.sentAtMs);
+    if (remainingMs <= 0) {
+      this.end(`no RORS for report ${report.sequence} within ${this.timeoutMs} ms`);
+      return;
+    }
+    this.responseTimer = setTimeout(() => {
+      this.responseTimer = undefined;
+      this.armResponseTimer();
+    }, remainingMs);
   }
 
   private sendReport(sequence: number): void {
     const invokeId = this.allocateInvokeId();
-    const measurement = this.options.scenario.measurement(sequence, this.agentNow());
-    const expected = measurement.expected.map((observation) =>
-      observation.measuredAt === undefined
-        ? observation
-        : // The real measurement time: the agent's clock minus the skew not yet corrected.
-          {
-            ...observation,
-            measuredAt: new Date(observation.measuredAt.getTime() - this.clockSkewMs),
-          },
-    );
-    this.outstanding.set(invokeId, {
-      sequence,
-      sentAtMs: performance.now(),
-      expected,
-      resolve: () => undefined,
-    });
+    const agentNowMs = Date.now() + this.clockSkewMs;
+    let expected: ExpectedObservation[] | undefined;
+    if (this.options.onAck !== undefined) {
+      expected = this.options.scenario
+        .measurement(sequence, new Date(agentNowMs))
+        .expected.map((observation) =>
+          observation.measuredAt === undefined
+            ? observation
+            : // The real measurement time: the agent's clock minus the skew not yet corrected.
+              {
+                ...observation,
+                measuredAt: new Date(observation.measuredAt.getTime() - this.clockSkewMs),
+              },
+        );
+    }
+    this.outstanding.set(invokeId, { sequence, sentAtMs: performance.now(), expected });
     this.result.reportsSent += 1;
-    this.send({
-      kind: 'prst',
-      data: {
-        invokeId,
-        message: {
-          kind: 'roiv-confirmed-event-report',
-          objHandle: MDS_HANDLE,
-          eventTime: this.relativeTime(),
-          eventType: measurement.eventType,
-          eventInfo: measurement.eventInfo,
-        },
-      },
-    });
+    if (this.ended === undefined) {
+      this.socket?.write(
+        this.options.scenario.encodeReport(invokeId, this.relativeTime(), sequence, agentNowMs),
+      );
+    }
+    this.armResponseTimer();
   }
 
   private async finish(): Promise<void> {

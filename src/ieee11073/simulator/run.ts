@@ -99,7 +99,10 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       ...(options.reportsPerAgent === undefined ? {} : { reports: options.reportsPerAgent }),
       ...(options.tls === undefined ? {} : { tls: options.tls }),
       ...(options.clockSkewMs === undefined ? {} : { clockSkewMs: options.clockSkewMs }),
-      onAck: (ack) => options.onAck?.(hex, ack),
+      // Without a callback the agent skips building the expected observations of each report.
+      ...(options.onAck === undefined
+        ? {}
+        : { onAck: (ack: AckRecord) => options.onAck?.(hex, ack) }),
       onAssociated: () => {
         connecting -= 1;
         slotFreed.shift()?.();

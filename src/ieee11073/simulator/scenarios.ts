@@ -15,6 +15,7 @@ import type {
   ObservationScanFixed,
 } from '../apdu.js';
 import { standardConfiguration } from '../configurations.js';
+import { encodeApdu } from '../encode.js';
 import { encodeFloat, encodeSfloat, finiteNumber, type MderFiniteNumber } from '../float.js';
 import { mdcCode } from '../nomenclature.js';
 import {
@@ -25,6 +26,7 @@ import {
   MdcScada as S,
 } from '../nomenclature-table.js';
 import { absoluteTimeFromDate, encodeAbsoluteTime } from '../time.js';
+import { FixedReportTemplate, type TemplateValue } from './report-template.js';
 
 export const agentKinds = ['pulseox', 'bpm', 'thermometer', 'scale', 'glucose'] as const;
 export type AgentKind = (typeof agentKinds)[number];
@@ -79,6 +81,14 @@ export interface Scenario {
   measurementsPerReport: number;
   /** Builds report number `sequence`, its last reading measured at `measuredAt` on the agent's clock. */
   measurement(sequence: number, measuredAt: Date): Measurement;
+  /**
+   * Returns the confirmed event report APDU of `measurement(sequence, new
+   * Date(measuredAtMs))` with this invoke id and event-time, byte for byte as
+   * `encodeApdu` writes it. Fixed scan reports are written over a template,
+   * without building the APDU objects, because load tests send thousands a
+   * second.
+   */
+  encodeReport(invokeId: number, eventTime: number, sequence: number, measuredAtMs: number): Buffer;
 }
 
 const scada = (term: number): number => mdcCode(MdcPartition.scada, term);
@@ -322,6 +332,91 @@ function buildScenario(kind: AgentKind, options: ScenarioOptions): Scenario {
   const reportStyle = options.reportStyle ?? spec.defaultReportStyle;
   const perReport = Math.max(1, Math.floor(options.measurementsPerReport ?? 1));
   const layouts = spec.values.map((value) => layoutOf(configuration, value.handle));
+  const measurement = (sequence: number, measuredAt: Date): Measurement => {
+    const expected: ExpectedObservation[] = [];
+    const fixed: ObservationScanFixed[] = [];
+    const variable: ObservationScan[] = [];
+    for (let reading = 0; reading < perReport; reading += 1) {
+      const readingAt = new Date(measuredAt.getTime() - (perReport - 1 - reading) * 1000);
+      const time = absoluteTimeFromDate(readingAt);
+      // AbsoluteTime has hundredths of a second; the expected time drops the rest.
+      const stamped = new Date(Math.floor(readingAt.getTime() / 10) * 10);
+      spec.values.forEach((value, index) => {
+        const layout = layouts[index] ?? { encoding: 'sfloat', timeStamped: false };
+        const numbers = value.values(sequence * perReport + reading, layout.encoding);
+        const observation: ExpectedObservation = {
+          handle: value.handle,
+          type: value.type,
+          unit: value.unit,
+          decimal: numbers.map((number) => number.decimal).join('/'),
+        };
+        if (layout.timeStamped) {
+          observation.measuredAt = stamped;
+        }
+        expected.push(observation);
+        const bytes = fixedValueBytes(layout.encoding, numbers);
+        const attributes = [valueAttribute(layout.encoding, numbers)];
+        if (layout.timeStamped) {
+          bytes.push(...encodeAbsoluteTime(time));
+          attributes.push(ava(O.MDC_ATTR_TIME_STAMP_ABS, { kind: 'absolute-time', value: time }));
+        }
+        fixed.push({ objHandle: value.handle, obsValData: new Uint8Array(bytes) });
+        variable.push({ objHandle: value.handle, attributes });
+      });
+    }
+    const header = { dataReqId: 0xf000, scanReportNo: sequence & 0xffff };
+    return reportStyle === 'fixed'
+      ? {
+          eventType: O.MDC_NOTI_SCAN_REPORT_FIXED,
+          eventInfo: { kind: 'scan-fixed', ...header, obsScanFixed: fixed },
+          expected,
+        }
+      : {
+          eventType: O.MDC_NOTI_SCAN_REPORT_VAR,
+          eventInfo: { kind: 'scan-var', ...header, obsScanVar: variable },
+          expected,
+        };
+  };
+  const encodeWhole = (
+    invokeId: number,
+    eventTime: number,
+    sequence: number,
+    measuredAtMs: number,
+  ): Buffer => {
+    const { eventType, eventInfo } = measurement(sequence, new Date(measuredAtMs));
+    const bytes = encodeApdu({
+      kind: 'prst',
+      data: {
+        invokeId,
+        message: {
+          kind: 'roiv-confirmed-event-report',
+          objHandle: 0,
+          eventTime,
+          eventType,
+          eventInfo,
+        },
+      },
+    });
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+  let template: FixedReportTemplate | undefined;
+  const templateValues: TemplateValue[] = [];
+  for (let reading = 0; reading < perReport; reading += 1) {
+    spec.values.forEach((value, index) => {
+      const layout = layouts[index] ?? { encoding: 'sfloat', timeStamped: false };
+      templateValues.push({
+        readingAgeMs: (perReport - 1 - reading) * 1000,
+        timeStamped: layout.timeStamped,
+        write: (target, offset, sequence) =>
+          writeFixedValue(
+            target,
+            offset,
+            layout.encoding,
+            value.values(sequence * perReport + reading, layout.encoding),
+          ),
+      });
+    });
+  }
   return {
     kind,
     specialization: spec.specialization,
@@ -332,52 +427,43 @@ function buildScenario(kind: AgentKind, options: ScenarioOptions): Scenario {
     modelNumber: spec.modelNumber,
     timeStamped: layouts.some((layout) => layout.timeStamped),
     measurementsPerReport: perReport,
-    measurement(sequence, measuredAt) {
-      const expected: ExpectedObservation[] = [];
-      const fixed: ObservationScanFixed[] = [];
-      const variable: ObservationScan[] = [];
-      for (let reading = 0; reading < perReport; reading += 1) {
-        const readingAt = new Date(measuredAt.getTime() - (perReport - 1 - reading) * 1000);
-        const time = absoluteTimeFromDate(readingAt);
-        // AbsoluteTime has hundredths of a second; the expected time drops the rest.
-        const stamped = new Date(Math.floor(readingAt.getTime() / 10) * 10);
-        spec.values.forEach((value, index) => {
-          const layout = layouts[index] ?? { encoding: 'sfloat', timeStamped: false };
-          const numbers = value.values(sequence * perReport + reading, layout.encoding);
-          const observation: ExpectedObservation = {
-            handle: value.handle,
-            type: value.type,
-            unit: value.unit,
-            decimal: numbers.map((number) => number.decimal).join('/'),
-          };
-          if (layout.timeStamped) {
-            observation.measuredAt = stamped;
-          }
-          expected.push(observation);
-          const bytes = fixedValueBytes(layout.encoding, numbers);
-          const attributes = [valueAttribute(layout.encoding, numbers)];
-          if (layout.timeStamped) {
-            bytes.push(...encodeAbsoluteTime(time));
-            attributes.push(ava(O.MDC_ATTR_TIME_STAMP_ABS, { kind: 'absolute-time', value: time }));
-          }
-          fixed.push({ objHandle: value.handle, obsValData: new Uint8Array(bytes) });
-          variable.push({ objHandle: value.handle, attributes });
-        });
+    measurement,
+    encodeReport(invokeId, eventTime, sequence, measuredAtMs) {
+      if (reportStyle !== 'fixed') {
+        return encodeWhole(invokeId, eventTime, sequence, measuredAtMs);
       }
-      const header = { dataReqId: 0xf000, scanReportNo: sequence & 0xffff };
-      return reportStyle === 'fixed'
-        ? {
-            eventType: O.MDC_NOTI_SCAN_REPORT_FIXED,
-            eventInfo: { kind: 'scan-fixed', ...header, obsScanFixed: fixed },
-            expected,
-          }
-        : {
-            eventType: O.MDC_NOTI_SCAN_REPORT_VAR,
-            eventInfo: { kind: 'scan-var', ...header, obsScanVar: variable },
-            expected,
-          };
+      // Invoke id, event-time and scan report number that the template finds again by value.
+      template ??= new FixedReportTemplate(
+        encodeWhole(0x1234, 0x01020304, 0xabcd, measuredAtMs),
+        templateValues,
+      );
+      return template.encode(invokeId, eventTime, sequence, measuredAtMs);
     },
   };
+}
+
+/** Writes the bytes `fixedValueBytes` returns into `target` at `offset`; returns the offset after them. */
+function writeFixedValue(
+  target: Buffer,
+  offset: number,
+  encoding: ValueEncoding,
+  numbers: MderFiniteNumber[],
+): number {
+  const zero = finiteNumber(0, 0);
+  switch (encoding) {
+    case 'sfloat':
+      return target.writeUInt16BE(encodeSfloat(numbers[0] ?? zero), offset);
+    case 'float':
+      return target.writeUInt32BE(encodeFloat(numbers[0] ?? zero), offset);
+    case 'sfloat-list': {
+      let next = target.writeUInt16BE(numbers.length, offset);
+      next = target.writeUInt16BE(numbers.length * 2, next);
+      for (const number of numbers) {
+        next = target.writeUInt16BE(encodeSfloat(number), next);
+      }
+      return next;
+    }
+  }
 }
 
 /** Returns the scenario of a device kind. */
