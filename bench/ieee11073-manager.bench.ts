@@ -2,8 +2,8 @@
 // child process stream confirmed reports over TCP on 127.0.0.1 to a manager
 // in this process, which commits them to a temporary SQLite file.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -50,6 +50,15 @@ const ACK_SECONDS = 'medward_ieee11073_report_ack_seconds';
 
 const simulatorScript = new URL('../scripts/ieee11073-simulate.ts', import.meta.url).pathname;
 
+/**
+ * Extra Node.js options for the agent process, split on spaces, such as
+ * `--cpu-prof --cpu-prof-dir=/tmp/agents` to profile the load generator
+ * (Node.js does not accept --cpu-prof in NODE_OPTIONS).
+ */
+const AGENT_NODE_OPTIONS = (process.env.MEDWARD_BENCH_AGENT_NODE_OPTIONS ?? '')
+  .split(' ')
+  .filter((option) => option !== '');
+
 function collectGarbage(): void {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
@@ -68,7 +77,28 @@ function delay(ms: number): Promise<void> {
 
 interface Agents {
   summary: Promise<SimulationSummary>;
+  /** CPU time the agent process used so far, in ms; undefined where /proc is missing. */
+  cpuMs(): number | undefined;
   kill(): void;
+}
+
+/**
+ * Returns the user plus system CPU time of a process in ms from
+ * /proc/<pid>/stat (Linux), whose times are in USER_HZ ticks, 100 a second
+ * on Linux. Returns undefined on other systems or when the process is gone.
+ */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) {
+    return undefined;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts the simulator in a child process; its summary arrives when it exits. */
@@ -82,6 +112,7 @@ function startAgents(
   const child = spawn(
     process.execPath,
     [
+      ...AGENT_NODE_OPTIONS,
       '--import',
       'tsx',
       simulatorScript,
@@ -117,6 +148,7 @@ function startAgents(
   });
   return {
     summary,
+    cpuMs: () => processCpuMs(child.pid),
     kill: () => {
       child.kill('SIGKILL');
     },
@@ -197,7 +229,13 @@ async function measureThroughput(manager: Ieee11073Manager, registry: Registry):
   const startCommits = await histogramTotals(registry, COMMIT_SECONDS);
   const startCommitBuckets = await bucketCounts(registry, COMMIT_SECONDS);
   const startMs = performance.now();
+  const startCpu = process.cpuUsage();
+  const startAgentCpuMs = agents.cpuMs();
   await delay(WINDOW_MS);
+  // Covers every thread of this process: the manager, its writer threads and the garbage collector.
+  const managerCpu = process.cpuUsage(startCpu);
+  const endAgentCpuMs = agents.cpuMs();
+  const loadAverage = loadavg()[0] ?? Number.NaN;
   const endCount = await committedObservations(registry);
   const endAcks = await bucketCounts(registry, ACK_SECONDS);
   const endCommits = await histogramTotals(registry, COMMIT_SECONDS);
@@ -206,12 +244,20 @@ async function measureThroughput(manager: Ieee11073Manager, registry: Registry):
   const windowSeconds = (performance.now() - startMs) / 1000;
   const summary = await agents.summary;
   if (!associated) {
-    throw new Error(`only ${manager.associationCount} of ${AGENTS} agents associated within 60 s`);
+    throw new Error(
+      `only ${manager.associationCount} of ${AGENTS} agents associated within 60 s; ` +
+        `agent errors: ${JSON.stringify(summary.errors)}`,
+    );
   }
+  const committed = endCount - startCount;
+  const agentCpuUs =
+    startAgentCpuMs === undefined || endAgentCpuMs === undefined
+      ? Number.NaN
+      : (endAgentCpuMs - startAgentCpuMs) * 1000;
   return [
     {
       name: `committed observations per second (${AGENTS} agents, ${RATE} reports/s of ${READINGS_PER_REPORT * 2} observations each)`,
-      value: (endCount - startCount) / windowSeconds,
+      value: committed / windowSeconds,
       unit: 'observations/s',
       target: { comparison: '>=', value: 20000 },
     },
@@ -239,8 +285,23 @@ async function measureThroughput(manager: Ieee11073Manager, registry: Registry):
     },
     {
       name: 'mean observations per commit in the window',
-      value: (endCount - startCount) / Math.max(1, commits),
+      value: committed / Math.max(1, commits),
       unit: 'observations',
+    },
+    {
+      name: 'manager CPU time per committed observation in the window (all threads)',
+      value: (managerCpu.user + managerCpu.system) / Math.max(1, committed),
+      unit: 'µs',
+    },
+    {
+      name: 'agent process CPU time per committed observation in the window',
+      value: agentCpuUs / Math.max(1, committed),
+      unit: 'µs',
+    },
+    {
+      name: 'machine load average (1 min) at the end of the window',
+      value: loadAverage,
+      unit: 'runnable tasks',
     },
     { name: 'acknowledged reports', value: summary.acksReceived, unit: 'reports' },
     {
@@ -286,7 +347,9 @@ export const benchmark: Benchmark = {
     `readings (${READINGS_PER_REPORT * 2} observations per confirmed report) from a child process ` +
     'over TCP on 127.0.0.1, group commit into a temporary SQLite file (WAL, synchronous=FULL) ' +
     'from a worker thread; latency is measured by the agents from sending a report to its RORS ' +
-    'over the whole run, association included. Memory: idle associated pulse oximeters.',
+    'over the whole run, association included. CPU times cover the throughput window, and the ' +
+    'load average shows how busy the machine was, because other processes share its cores. ' +
+    'Memory: idle associated pulse oximeters.',
   async run(): Promise<Figure[]> {
     const dir = mkdtempSync(join(tmpdir(), 'medward-bench-ieee11073-'));
     const logger = silentLogger();
