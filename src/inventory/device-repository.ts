@@ -74,6 +74,26 @@ export class DeviceRepository {
     return device;
   }
 
+  /** The device with this serial number per manufacturer and model, if any. */
+  async findBySerial(
+    executor: InventoryExecutor,
+    identity: { manufacturer: string; model: string; serialNumber: string },
+  ): Promise<Device | undefined> {
+    const row = await executor
+      .withTables<InventoryTables>()
+      .selectFrom('device')
+      .selectAll()
+      .where('manufacturer', '=', identity.manufacturer)
+      .where('model', '=', identity.model)
+      .where('serial_number', '=', identity.serialNumber)
+      .executeTakeFirst();
+    if (row === undefined) {
+      return undefined;
+    }
+    const [device] = await this.withChildren(executor, [row]);
+    return device;
+  }
+
   async findIdBySerial(
     executor: InventoryExecutor,
     identity: { manufacturer: string; model: string; serialNumber: string },

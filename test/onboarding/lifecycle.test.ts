@@ -168,6 +168,91 @@ async function lifecycleSuite(harness: () => CoreHarness): Promise<void> {
     assert.equal(records[0]?.details.to, stored.state);
   });
 
+  await test('transition sequence written once', async () => {
+    const { inventory, lifecycle, audit, database } = harness();
+    const { storage } = database;
+    const device = await inventory.create(newDevice({ state: 'provisioning' }));
+    const results = await storage.db.transaction().execute(async (trx) => {
+      const prepared = await lifecycle.prepareTransitionsIn(trx, {
+        deviceId: device.id,
+        expectedVersion: device.version,
+        actor: operator,
+        steps: [
+          { to: 'identity-verified', reason: 'IDevID verified', evidence: { step: 1 } },
+          { to: 'authorised', reason: 'listed', evidence: { step: 2 } },
+          {
+            to: 'enrolled',
+            reason: 'certificate issued',
+            evidence: { step: 3 },
+            set: { certificateFingerprint: 'cd'.repeat(32) },
+          },
+        ],
+      });
+      await audit.appendMany(trx, prepared.auditEntries);
+      return prepared.results;
+    });
+    assert.deepEqual(
+      results.map((result) => [result.from, result.to, result.device.version]),
+      [
+        ['provisioning', 'identity-verified', device.version + 1],
+        ['identity-verified', 'authorised', device.version + 2],
+        ['authorised', 'enrolled', device.version + 3],
+      ],
+    );
+    const stored = await inventory.get(device.id);
+    assert.equal(stored.state, 'enrolled');
+    assert.equal(stored.version, device.version + 3);
+    assert.equal(stored.certificateFingerprint, 'cd'.repeat(32));
+    const records = await audit.list({ event: 'device.lifecycle', targetId: device.id });
+    assert.deepEqual(
+      records.map((record) => [
+        record.details.from,
+        record.details.to,
+        record.details.fromVersion,
+        record.details.toVersion,
+        record.actorId,
+      ]),
+      [
+        ['provisioning', 'identity-verified', device.version, device.version + 1, 'user-7'],
+        ['identity-verified', 'authorised', device.version + 1, device.version + 2, 'user-7'],
+        ['authorised', 'enrolled', device.version + 2, device.version + 3, 'user-7'],
+      ],
+    );
+    assert.deepEqual(records[2]?.details.evidence, { step: 3 });
+  });
+
+  await test('invalid step rejects whole sequence', async () => {
+    const { inventory, lifecycle, database } = harness();
+    const { storage } = database;
+    const device = await inventory.create(newDevice({ state: 'provisioning' }));
+    await rejectsWithCode(
+      storage.db.transaction().execute((trx) =>
+        lifecycle.prepareTransitionsIn(trx, {
+          deviceId: device.id,
+          expectedVersion: device.version,
+          steps: [
+            { to: 'identity-verified', reason: 'verified', evidence: {} },
+            { to: 'production', reason: 'skip ahead', evidence: {} },
+          ],
+        }),
+      ),
+      'LIFECYCLE_TRANSITION_INVALID',
+    );
+    await rejectsWithCode(
+      storage.db.transaction().execute((trx) =>
+        lifecycle.prepareTransitionsIn(trx, {
+          deviceId: device.id,
+          expectedVersion: device.version + 1,
+          steps: [{ to: 'identity-verified', reason: 'stale', evidence: {} }],
+        }),
+      ),
+      'INVENTORY_VERSION_CONFLICT',
+    );
+    const stored = await inventory.get(device.id);
+    assert.equal(stored.state, 'provisioning');
+    assert.equal(stored.version, device.version);
+  });
+
   await test('automation cannot cut off life-sustaining', async () => {
     const { inventory, lifecycle } = harness();
     const device = await inventory.create(

@@ -77,6 +77,9 @@ export function toAuditRecord(row: AuditEventTable): AuditRecord {
 
 const EVENT_NAME = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
 
+/** Audit rows per INSERT statement: 18 columns each keeps it far below SQLite's bound-parameter limit. */
+const ROWS_PER_INSERT = 50;
+
 /**
  * The hash-chained audit trail. Each record carries the hash of its
  * predecessor and its own; appending locks the chain head row, so appends
@@ -100,50 +103,77 @@ export class AuditTrail {
 
   /** Appends a record inside `executor`, which should be the transaction making the change. */
   async append(executor: Executor<object>, entry: AuditEntry): Promise<AuditRecord> {
-    if (!EVENT_NAME.test(entry.event)) {
-      throw invalid(
-        'AUDIT_EVENT_INVALID',
-        `audit event name ${entry.event} must be dotted lowercase words`,
-      );
+    const [row] = await this.appendRows(executor, [entry]);
+    return toAuditRecord(row as AuditEventTable);
+  }
+
+  /**
+   * Appends records in order inside `executor`, with one read and one
+   * update of the chain head and one insert per 50 records, for changes
+   * that record several events at once.
+   */
+  async appendMany(executor: Executor<object>, entries: readonly AuditEntry[]): Promise<void> {
+    await this.appendRows(executor, entries);
+  }
+
+  private async appendRows(
+    executor: Executor<object>,
+    entries: readonly AuditEntry[],
+  ): Promise<AuditEventTable[]> {
+    for (const entry of entries) {
+      if (!EVENT_NAME.test(entry.event)) {
+        throw invalid(
+          'AUDIT_EVENT_INVALID',
+          `audit event name ${entry.event} must be dotted lowercase words`,
+        );
+      }
+    }
+    if (entries.length === 0) {
+      return [];
     }
     const db = executor.withTables<AuditTables>();
     const context = currentContext();
-    const actor = entry.actor ?? context?.actor ?? systemActor;
     let headQuery = db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1);
     if (this.storage.dialect === 'postgres') {
       headQuery = headQuery.forUpdate();
     }
     const head = await headQuery.executeTakeFirstOrThrow();
-    const row: Omit<AuditEventTable, 'seq' | 'hash'> = {
-      id: randomUUID(),
-      recorded_at: this.now().toISOString(),
-      site_id: this.siteId,
-      event: entry.event,
-      action: entry.action,
-      outcome: entry.outcome,
-      actor_kind: actor.kind,
-      actor_id: actor.id,
-      actor_display: actor.display ?? null,
-      target_kind: entry.target?.kind ?? null,
-      target_id: entry.target?.id ?? null,
-      reason: entry.reason ?? null,
-      correlation_id: entry.correlationId ?? context?.correlationId ?? randomUUID(),
-      source_address: entry.sourceAddress ?? context?.sourceAddress ?? null,
-      details: canonicalJson(entry.details ?? {}),
-      prev_hash: head.hash,
-    };
-    const full: AuditEventTable = {
-      ...row,
-      seq: head.seq + 1,
-      hash: computeAuditHash(row),
-    };
-    await db.insertInto('audit_event').values(full).execute();
-    await db
-      .updateTable('audit_head')
-      .set({ seq: full.seq, hash: full.hash })
-      .where('id', '=', 1)
-      .execute();
-    return toAuditRecord(full);
+    const recordedAt = this.now().toISOString();
+    const rows: AuditEventTable[] = [];
+    let seq = head.seq;
+    let prevHash = head.hash;
+    for (const entry of entries) {
+      const actor = entry.actor ?? context?.actor ?? systemActor;
+      const row: Omit<AuditEventTable, 'seq' | 'hash'> = {
+        id: randomUUID(),
+        recorded_at: recordedAt,
+        site_id: this.siteId,
+        event: entry.event,
+        action: entry.action,
+        outcome: entry.outcome,
+        actor_kind: actor.kind,
+        actor_id: actor.id,
+        actor_display: actor.display ?? null,
+        target_kind: entry.target?.kind ?? null,
+        target_id: entry.target?.id ?? null,
+        reason: entry.reason ?? null,
+        correlation_id: entry.correlationId ?? context?.correlationId ?? randomUUID(),
+        source_address: entry.sourceAddress ?? context?.sourceAddress ?? null,
+        details: canonicalJson(entry.details ?? {}),
+        prev_hash: prevHash,
+      };
+      seq += 1;
+      prevHash = computeAuditHash(row);
+      rows.push({ ...row, seq, hash: prevHash });
+    }
+    for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+      await db
+        .insertInto('audit_event')
+        .values(rows.slice(start, start + ROWS_PER_INSERT))
+        .execute();
+    }
+    await db.updateTable('audit_head').set({ seq, hash: prevHash }).where('id', '=', 1).execute();
+    return rows;
   }
 
   /** Appends a record in a transaction of its own, for events that change nothing else. */

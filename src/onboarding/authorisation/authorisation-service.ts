@@ -17,9 +17,11 @@ import {
   MANUAL_LIST_ID,
   consumeSecret,
   currentListRow,
+  findEnrolmentCandidates,
   findEntries,
   findEntry,
   findRevocation,
+  findSecretCandidate,
   findSecrets,
   insertEntry,
   insertSecret,
@@ -29,6 +31,7 @@ import {
   type AuthorisationListTable,
   type AuthorisedEntry,
   type BootstrapSecretTable,
+  type EnrolmentCandidate,
   type RevocationTable,
 } from './list-store.js';
 import { verifyEnvelope, type AuthorityKey, type VerifiedList } from './signature.js';
@@ -440,6 +443,24 @@ export class AuthorisationService {
     identity: { serialNumber: string; manufacturer?: string; model?: string },
   ): Promise<AuthorisedEntry[]> {
     return findEntries(executor, identity);
+  }
+
+  /** Entries for a serial number, each with its device's revocation, in one read. */
+  findEnrolmentCandidates(
+    executor: Executor<object>,
+    serialNumber: string,
+  ): Promise<EnrolmentCandidate[]> {
+    return findEnrolmentCandidates(executor, serialNumber);
+  }
+
+  /** A stored bootstrap secret with its entry and that device's revocation, in one read. */
+  findSecretCandidate(
+    executor: Executor<object>,
+    secretHash: string,
+  ): Promise<
+    { secret: BootstrapSecretTable; candidate: EnrolmentCandidate | undefined } | undefined
+  > {
+    return findSecretCandidate(executor, secretHash);
   }
 
   findEntry(

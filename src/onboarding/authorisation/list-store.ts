@@ -175,6 +175,124 @@ export async function findEntry(
       };
 }
 
+/** An entry found for enrolment, with the revocation of its device if a list revoked it. */
+export interface EnrolmentCandidate {
+  found: AuthorisedEntry;
+  revocation: Pick<RevocationTable, 'list_id' | 'reason'> | undefined;
+}
+
+interface CandidateRow {
+  list_id: string;
+  entry: string;
+  expires_at: string | null;
+  revocation_list_id: string | null;
+  revocation_reason: string | null;
+}
+
+function toCandidate(row: CandidateRow): EnrolmentCandidate {
+  return {
+    found: {
+      listId: row.list_id,
+      entry: JSON.parse(row.entry) as ListEntry,
+      listExpiresAt: row.expires_at,
+    },
+    revocation:
+      row.revocation_list_id === null
+        ? undefined
+        : { list_id: row.revocation_list_id, reason: row.revocation_reason ?? '' },
+  };
+}
+
+/**
+ * Entries for a serial number across all lists, each with the expiry of its
+ * list and the revocation of its device, in one query.
+ */
+export async function findEnrolmentCandidates(
+  executor: Executor<object>,
+  serialNumber: string,
+): Promise<EnrolmentCandidate[]> {
+  const rows = await tables(executor)
+    .selectFrom('onboarding_authorisation_entry as e')
+    .leftJoin('onboarding_authorisation_list as l', 'l.list_id', 'e.list_id')
+    .leftJoin('onboarding_revocation as r', (join) =>
+      join
+        .onRef('r.manufacturer', '=', 'e.manufacturer')
+        .onRef('r.model', '=', 'e.model')
+        .onRef('r.serial_number', '=', 'e.serial_number'),
+    )
+    .select([
+      'e.list_id',
+      'e.entry',
+      'l.expires_at',
+      'r.list_id as revocation_list_id',
+      'r.reason as revocation_reason',
+    ])
+    .where('e.serial_number', '=', serialNumber)
+    .orderBy('e.list_id')
+    .execute();
+  return rows.map(toCandidate);
+}
+
+/**
+ * A stored bootstrap secret with the entry it was issued for (undefined
+ * when that entry is gone), the entry's list expiry and its device's
+ * revocation, in one query.
+ */
+export async function findSecretCandidate(
+  executor: Executor<object>,
+  secretHash: string,
+): Promise<
+  { secret: BootstrapSecretTable; candidate: EnrolmentCandidate | undefined } | undefined
+> {
+  const row = await tables(executor)
+    .selectFrom('onboarding_bootstrap_secret as s')
+    .leftJoin('onboarding_authorisation_entry as e', (join) =>
+      join.onRef('e.list_id', '=', 's.list_id').onRef('e.entry_id', '=', 's.entry_id'),
+    )
+    .leftJoin('onboarding_authorisation_list as l', 'l.list_id', 'e.list_id')
+    .leftJoin('onboarding_revocation as r', (join) =>
+      join
+        .onRef('r.manufacturer', '=', 'e.manufacturer')
+        .onRef('r.model', '=', 'e.model')
+        .onRef('r.serial_number', '=', 'e.serial_number'),
+    )
+    .selectAll('s')
+    .select([
+      'e.entry',
+      'l.expires_at as list_expires_at',
+      'r.list_id as revocation_list_id',
+      'r.reason as revocation_reason',
+    ])
+    .where('s.secret_hash', '=', secretHash)
+    .executeTakeFirst();
+  if (row === undefined) {
+    return undefined;
+  }
+  const secret: BootstrapSecretTable = {
+    secret_hash: row.secret_hash,
+    list_id: row.list_id,
+    entry_id: row.entry_id,
+    serial_number: row.serial_number,
+    issued_at: row.issued_at,
+    expires_at: row.expires_at,
+    consumed_at: row.consumed_at,
+    consumed_by: row.consumed_by,
+  };
+  return {
+    secret,
+    candidate:
+      row.entry === null
+        ? undefined
+        : toCandidate({
+            list_id: row.list_id,
+            entry: row.entry,
+            expires_at: row.list_expires_at,
+            revocation_list_id: row.revocation_list_id,
+            revocation_reason: row.revocation_reason,
+          }),
+  };
+}
+
 export async function upsertRevocation(
   executor: Executor<object>,
   listId: string,

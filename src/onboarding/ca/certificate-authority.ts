@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Kysely } from 'kysely';
-import type { AuditTrail, Executor } from '../../core/audit/index.js';
+import type { AuditEntry, AuditTrail, Executor } from '../../core/audit/index.js';
 import { ErrorKind, MedwardError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { Storage } from '../../core/storage/index.js';
@@ -22,6 +22,7 @@ import {
   keyUsageExtension,
   oid,
   parseCertificate,
+  preencodedExtension,
   randomSerialNumber,
   subjectAltNameExtension,
   type Extension,
@@ -61,6 +62,13 @@ export type CaTables = {
   onboarding_ca_state: CaStateTable;
 };
 
+/** How record() and storeIssued() file a certificate. */
+export interface RecordOptions {
+  deviceId: string | null;
+  kind: 'device' | 'server';
+  details?: Record<string, unknown>;
+}
+
 export interface CertificateRequest {
   subject: readonly NameAttribute[];
   subjectAltNames: GeneralNameInput;
@@ -72,6 +80,14 @@ export interface CertificateRequest {
 export interface IssuedCertificate {
   parsed: ParsedCertificate;
   pem: string;
+}
+
+/** Extensions shared by many certificates, each with its DER attached. */
+interface EncodedExtensions {
+  /** Written into every device certificate, by the key type of the device. */
+  device: { ec: Extension[]; rsa: Extension[] };
+  /** Naming this CA, written last into every certificate. */
+  issuer: Extension[];
 }
 
 export interface CertificateAuthorityOptions {
@@ -103,6 +119,7 @@ export class CertificateAuthority {
   private readonly crlUrl: string | undefined;
   private readonly now: () => Date;
   private crlCache: { der: Buffer; stamp: string; thisUpdate: number } | undefined;
+  private encodedExtensions: EncodedExtensions | undefined;
   private crlBuilding: Promise<Buffer> | undefined;
 
   constructor(options: CertificateAuthorityOptions) {
@@ -141,15 +158,13 @@ export class CertificateAuthority {
   /** Signs an operational certificate for a device; the caller records it with record(). */
   signDeviceCertificate(request: CertificateRequest): IssuedCertificate {
     const now = this.now();
-    const keyUsage =
-      request.publicKey.asymmetricKeyType === 'rsa'
-        ? keyUsageExtension(['digitalSignature', 'keyEncipherment'])
-        : keyUsageExtension(['digitalSignature']);
-    return this.sign(request, now, new Date(now.getTime() + this.lifetimeMs), [
-      basicConstraintsExtension(false),
-      keyUsage,
-      extKeyUsageExtension([oid.clientAuth, oid.serverAuth]),
-    ]);
+    const { device } = this.extensions();
+    return this.sign(
+      request,
+      now,
+      new Date(now.getTime() + this.lifetimeMs),
+      request.publicKey.asymmetricKeyType === 'rsa' ? device.rsa : device.ec,
+    );
   }
 
   /**
@@ -186,11 +201,36 @@ export class CertificateAuthority {
     };
   }
 
+  /** Returns the extensions every certificate of a kind carries, encoded on first use. */
+  private extensions(): EncodedExtensions {
+    if (this.encodedExtensions === undefined) {
+      const constraints = preencodedExtension(basicConstraintsExtension(false));
+      const purposes = preencodedExtension(extKeyUsageExtension([oid.clientAuth, oid.serverAuth]));
+      this.encodedExtensions = {
+        device: {
+          ec: [constraints, preencodedExtension(keyUsageExtension(['digitalSignature'])), purposes],
+          rsa: [
+            constraints,
+            preencodedExtension(keyUsageExtension(['digitalSignature', 'keyEncipherment'])),
+            purposes,
+          ],
+        },
+        issuer: [
+          preencodedExtension(authorityKeyIdentifierExtension(this.material.keyIdentifier)),
+          ...(this.crlUrl === undefined
+            ? []
+            : [preencodedExtension(crlDistributionPointsExtension(this.crlUrl))]),
+        ],
+      };
+    }
+    return this.encodedExtensions;
+  }
+
   private sign(
     request: CertificateRequest,
     now: Date,
     notAfter: Date,
-    extensions: Extension[],
+    extensions: readonly Extension[],
   ): IssuedCertificate {
     const der = buildCertificate(
       {
@@ -203,8 +243,7 @@ export class CertificateAuthority {
         extensions: [
           ...extensions,
           subjectAltNameExtension(request.subjectAltNames),
-          authorityKeyIdentifierExtension(this.material.keyIdentifier),
-          ...(this.crlUrl === undefined ? [] : [crlDistributionPointsExtension(this.crlUrl)]),
+          ...this.extensions().issuer,
         ],
       },
       this.material.privateKey,
@@ -219,13 +258,23 @@ export class CertificateAuthority {
   async record(
     executor: Executor<object>,
     issued: IssuedCertificate,
-    options: {
-      deviceId: string | null;
-      kind: 'device' | 'server';
-      details?: Record<string, unknown>;
-    },
+    options: RecordOptions,
   ): Promise<void> {
+    await this.audit.append(executor, await this.storeIssued(executor, issued, options));
+  }
+
+  /**
+   * Stores an issued certificate in the caller's transaction and returns its
+   * `certificate.issue` audit entry, which the caller must append in the same
+   * transaction (with other records, through AuditTrail.appendMany).
+   */
+  async storeIssued(
+    executor: Executor<object>,
+    issued: IssuedCertificate,
+    options: RecordOptions,
+  ): Promise<AuditEntry> {
     const certificate = issued.parsed;
+    const subject = formatName(certificate.subject);
     await executor
       .withTables<CaTables>()
       .insertInto('onboarding_certificate')
@@ -234,7 +283,7 @@ export class CertificateAuthority {
         device_id: options.deviceId,
         kind: options.kind,
         fingerprint: certificate.fingerprint,
-        subject: formatName(certificate.subject),
+        subject,
         not_before: certificate.notBefore.toISOString(),
         not_after: certificate.notAfter.toISOString(),
         issued_at: this.now().toISOString(),
@@ -244,7 +293,7 @@ export class CertificateAuthority {
         der: certificate.der.toString('base64'),
       })
       .execute();
-    await this.audit.append(executor, {
+    return {
       event: 'certificate.issue',
       action: 'C',
       outcome: 'success',
@@ -255,13 +304,13 @@ export class CertificateAuthority {
       details: {
         serialNumber: certificate.serialNumberHex,
         fingerprint: certificate.fingerprint,
-        subject: formatName(certificate.subject),
+        subject,
         subjectAltNames: certificate.subjectAltNames,
         notAfter: certificate.notAfter.toISOString(),
         kind: options.kind,
         ...options.details,
       },
-    });
+    };
   }
 
   /**

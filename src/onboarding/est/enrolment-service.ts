@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { AuditTrail, Executor } from '../../core/audit/index.js';
+import type { AuditEntry, AuditTrail, Executor } from '../../core/audit/index.js';
 import type { EventBus } from '../../core/bus/index.js';
 import { currentContext } from '../../core/context.js';
 import { ErrorKind, MedwardError, conflict, isMedwardError } from '../../core/errors.js';
@@ -17,10 +17,14 @@ import {
   hashSecret,
   type AuthorisationService,
 } from '../authorisation/authorisation-service.js';
-import type { AuthorisedEntry } from '../authorisation/list-store.js';
+import type { AuthorisedEntry, EnrolmentCandidate } from '../authorisation/list-store.js';
 import type { CertificateAuthority, IssuedCertificate } from '../ca/certificate-authority.js';
 import { CrlReason, oid, type ParsedCsr } from '../ca/x509.js';
-import type { DeviceLifecycle, TransitionResult } from '../lifecycle/device-lifecycle.js';
+import type {
+  DeviceLifecycle,
+  TransitionResult,
+  TransitionStep,
+} from '../lifecycle/device-lifecycle.js';
 import type { SightingRegistry } from '../lifecycle/sightings.js';
 import { subjectSerialNumber, verifyBirthIdentity } from './birth-identity.js';
 import {
@@ -57,6 +61,8 @@ export interface EnrolmentServiceOptions {
 /** The authenticated identity of an enrolling device. */
 interface Authentication {
   found: AuthorisedEntry;
+  /** The revocation of the device by a list, read together with its entry. */
+  revocation: EnrolmentCandidate['revocation'];
   method: 'idevid' | 'pinned-public-key' | 'bootstrap-secret';
   evidence: Record<string, unknown>;
   secretHash?: string;
@@ -83,6 +89,15 @@ const renewableStates: ReadonlySet<DeviceState> = new Set([
 
 const SECRET = /^[\x21-\x7e]{16,512}$/;
 
+/** Raised when the device changed between the enrolment's read and its write. */
+function enrolmentConflict(authentication: Authentication): MedwardError {
+  return rejection(
+    ErrorKind.Conflict,
+    'EST_ENROLMENT_CONFLICT',
+    `device ${authentication.found.entry.serialNumber} changed during enrolment; retry the request`,
+  );
+}
+
 function rejection(
   kind: ErrorKind,
   code: string,
@@ -90,6 +105,58 @@ function rejection(
   details: Record<string, unknown> = {},
 ): MedwardError {
   return new MedwardError(kind, code, message, { details });
+}
+
+/**
+ * Lists the transitions that bring a device from `from` to authorised on an
+ * enrolment, with the state it reaches. A device already authorised or
+ * beyond needs none.
+ */
+function stepsToAuthorised(
+  from: DeviceState,
+  authentication: Authentication,
+  sourceAddress: string | undefined,
+): { steps: TransitionStep[]; state: DeviceState } {
+  const { found } = authentication;
+  const steps: TransitionStep[] = [];
+  let state = from;
+  if (state === 'rejected') {
+    steps.push({
+      to: 'provisioning',
+      reason: 'device contacted the provisioning listener again after rejection',
+      evidence: { sourceAddress: sourceAddress ?? null },
+    });
+    state = 'provisioning';
+  }
+  if (state === 'unknown') {
+    steps.push({
+      to: 'provisioning',
+      reason: 'device contacted the provisioning listener',
+      evidence: { sourceAddress: sourceAddress ?? null, method: authentication.method },
+    });
+    state = 'provisioning';
+  }
+  if (state === 'provisioning') {
+    steps.push({
+      to: 'identity-verified',
+      reason: `birth identity verified by ${authentication.method}`,
+      evidence: authentication.evidence,
+    });
+    state = 'identity-verified';
+  }
+  if (state === 'identity-verified') {
+    steps.push({
+      to: 'authorised',
+      reason: `device is entry ${found.entry.entryId} of authorisation list ${found.listId}`,
+      evidence: {
+        listId: found.listId,
+        entryId: found.entry.entryId,
+        deviceClass: found.entry.deviceClass,
+      },
+    });
+    state = 'authorised';
+  }
+  return { steps, state };
 }
 
 /**
@@ -152,11 +219,9 @@ export class EnrolmentService {
     const { storage } = this.options;
     const authentication = await this.authenticate(credential);
     const entry = authentication.found.entry;
-    await this.assertAuthorisedNow(authentication.found);
+    this.assertAuthorisedNow(authentication);
     const csr = parseAndCheckCsr(csrDer);
-    const existingId = await this.repository.findIdBySerial(storage.db, entry);
-    const existing =
-      existingId === undefined ? undefined : await this.repository.findById(storage.db, existingId);
+    const existing = await this.repository.findBySerial(storage.db, entry);
     if (existing !== undefined) {
       scope.deviceId = existing.id;
       this.assertEnrolable(existing);
@@ -173,7 +238,7 @@ export class EnrolmentService {
       this.recordEnrolment(
         trx,
         deviceId,
-        existing !== undefined,
+        existing,
         authentication,
         issued,
         credential.sourceAddress,
@@ -221,10 +286,11 @@ export class EnrolmentService {
       claimed === undefined
         ? []
         : (
-            await this.options.authorisation.findEntries(this.options.storage.db, {
-              serialNumber: claimed,
-            })
-          ).filter((found) => found.entry.birthIdentity.kind !== 'bootstrap-secret');
+            await this.options.authorisation.findEnrolmentCandidates(
+              this.options.storage.db,
+              claimed,
+            )
+          ).filter((candidate) => candidate.found.entry.birthIdentity.kind !== 'bootstrap-secret');
     if (candidates.length === 0) {
       const sighting = await this.options.sightings.report({
         manufacturer: leaf.subject.find((attribute) => attribute.type === oid.organizationName)
@@ -246,7 +312,7 @@ export class EnrolmentService {
       );
     }
     const reasons: string[] = [];
-    for (const found of candidates) {
+    for (const { found, revocation } of candidates) {
       const check = verifyBirthIdentity(
         credential.presented,
         found.entry.birthIdentity,
@@ -256,6 +322,7 @@ export class EnrolmentService {
       if (check.verified) {
         return {
           found,
+          revocation,
           method: found.entry.birthIdentity.kind === 'idevid' ? 'idevid' : 'pinned-public-key',
           evidence: { ...check.evidence, listId: found.listId, entryId: found.entry.entryId },
         };
@@ -284,8 +351,8 @@ export class EnrolmentService {
       );
     }
     const hash = hashSecret(secret);
-    const row = await authorisation.findSecret(storage.db, hash);
-    if (row === undefined) {
+    const stored = await authorisation.findSecretCandidate(storage.db, hash);
+    if (stored === undefined) {
       const listed =
         claimedSerialNumber === undefined
           ? []
@@ -303,6 +370,7 @@ export class EnrolmentService {
         'bootstrap secret is not known; use the secret issued for this device',
       );
     }
+    const row = stored.secret;
     if (row.consumed_at !== null) {
       throw rejection(
         ErrorKind.Unauthenticated,
@@ -320,7 +388,7 @@ export class EnrolmentService {
         { listId: row.list_id, entryId: row.entry_id },
       );
     }
-    const found = await authorisation.findEntry(storage.db, row.list_id, row.entry_id);
+    const found = stored.candidate?.found;
     const identity = found?.entry.birthIdentity;
     if (
       found === undefined ||
@@ -343,14 +411,20 @@ export class EnrolmentService {
     }
     return {
       found,
+      revocation: stored.candidate?.revocation,
       method: 'bootstrap-secret',
       evidence: { method: 'bootstrap-secret', listId: found.listId, entryId: found.entry.entryId },
       secretHash: hash,
     };
   }
 
-  /** Rejects an entry whose list or validity period has run out, or whose device is revoked. */
-  private async assertAuthorisedNow(found: AuthorisedEntry): Promise<void> {
+  /**
+   * Rejects an entry whose list or validity period has run out, or whose
+   * device is revoked. The revocation was read with the entry, in the same
+   * query, so a revocation committed before the request is seen.
+   */
+  private assertAuthorisedNow(authentication: Authentication): void {
+    const { found, revocation } = authentication;
     const unusable = entryUnusableReason(found, this.now());
     if (unusable !== undefined) {
       throw rejection(
@@ -363,10 +437,6 @@ export class EnrolmentService {
         },
       );
     }
-    const revocation = await this.options.authorisation.findRevocation(
-      this.options.storage.db,
-      found.entry,
-    );
     if (revocation !== undefined) {
       throw rejection(
         ErrorKind.Forbidden,
@@ -399,17 +469,17 @@ export class EnrolmentService {
 
   /**
    * Inserts the device of an entry, already in state provisioning because
-   * it is being seen on the provisioning network, and appends `device.create`
-   * with that evidence, in the enrolment transaction. Devices registered in
-   * the inventory beforehand start in unknown and move to provisioning by a
-   * transition instead.
+   * it is being seen on the provisioning network, in the enrolment
+   * transaction, and returns it with its `device.create` audit entry.
+   * Devices registered in the inventory beforehand start in unknown and move
+   * to provisioning by a transition instead.
    */
   private async createDeviceIn(
     trx: Executor<object>,
     deviceId: string,
     authentication: Authentication,
     sourceAddress: string | undefined,
-  ): Promise<Device> {
+  ): Promise<{ device: Device; auditEntry: AuditEntry }> {
     const { found } = authentication;
     const entry = found.entry;
     const lifeSustaining = entry.lifeSustaining ?? false;
@@ -434,7 +504,7 @@ export class EnrolmentService {
       this.now(),
       deviceId,
     );
-    await this.options.audit.append(trx, {
+    const auditEntry: AuditEntry = {
       event: 'device.create',
       action: 'C',
       outcome: 'success',
@@ -445,8 +515,8 @@ export class EnrolmentService {
         after: { ...device },
         evidence: { sourceAddress: sourceAddress ?? null, method: authentication.method },
       },
-    });
-    return device;
+    };
+    return { device, auditEntry };
   }
 
   /** Publishes `inventory.device.created` as InventoryService.create does, after the enrolment commit. */
@@ -481,95 +551,25 @@ export class EnrolmentService {
 
   /**
    * Moves the device to enrolled, consumes its bootstrap secret and records
-   * its certificate, in the caller's transaction. Returns the transitions to
+   * its certificate, in the caller's transaction: the device row is written
+   * once for all its transitions, and the audit records are appended
+   * together. `existing` is the device as read before the transaction. The
+   * write requires its version still, so a concurrent change fails the
+   * enrolment instead of being overwritten. Returns the transitions to
    * publish after commit.
    */
   private async recordEnrolment(
     trx: Executor<object>,
     deviceId: string,
-    existed: boolean,
+    existing: Device | undefined,
     authentication: Authentication,
     issued: IssuedCertificate,
     sourceAddress: string | undefined,
   ): Promise<{ transitions: TransitionResult[]; created: Device | undefined }> {
     const { lifecycle, ca, authorisation } = this.options;
-    let created: Device | undefined;
-    let current: Device | undefined;
-    if (existed) {
-      current = await this.repository.findById(trx, deviceId);
-    } else {
-      try {
-        created = await this.createDeviceIn(trx, deviceId, authentication, sourceAddress);
-      } catch (error) {
-        // A concurrent enrolment of the same device created it first.
-        if (!(isMedwardError(error) && error.code === 'INVENTORY_IDENTITY_CONFLICT')) {
-          throw error;
-        }
-      }
-      current = created;
-    }
-    if (current === undefined) {
-      throw rejection(
-        ErrorKind.Conflict,
-        'EST_ENROLMENT_CONFLICT',
-        `device ${authentication.found.entry.serialNumber} changed during enrolment; retry the request`,
-      );
-    }
-    this.assertEnrolable(current);
-    let device: Device = current;
-    const results: TransitionResult[] = [];
-    const actor = deviceActor(deviceId);
-    const step = async (
-      to: DeviceState,
-      reason: string,
-      evidence: Record<string, unknown>,
-      options: { set?: { certificateFingerprint: string }; allowSameState?: boolean } = {},
-    ): Promise<void> => {
-      const result = await lifecycle.transitionIn(trx, {
-        deviceId,
-        known: device,
-        expectedVersion: device.version,
-        to,
-        reason,
-        evidence,
-        actor,
-        ...options,
-      });
-      results.push(result);
-      device = result.device;
-    };
-    const { found } = authentication;
-    if (device.state === 'rejected') {
-      await step(
-        'provisioning',
-        'device contacted the provisioning listener again after rejection',
-        { sourceAddress: sourceAddress ?? null },
-      );
-    }
-    if (device.state === 'unknown') {
-      await step('provisioning', 'device contacted the provisioning listener', {
-        sourceAddress: sourceAddress ?? null,
-        method: authentication.method,
-      });
-    }
-    if (device.state === 'provisioning') {
-      await step(
-        'identity-verified',
-        `birth identity verified by ${authentication.method}`,
-        authentication.evidence,
-      );
-    }
-    if (device.state === 'identity-verified') {
-      await step(
-        'authorised',
-        `device is entry ${found.entry.entryId} of authorisation list ${found.listId}`,
-        {
-          listId: found.listId,
-          entryId: found.entry.entryId,
-          deviceClass: found.entry.deviceClass,
-        },
-      );
-    }
+    const auditEntries: AuditEntry[] = [];
+    // Consumed first, so that of concurrent requests with one secret all but
+    // one are rejected as replays, whatever else they race for.
     if (authentication.secretHash !== undefined) {
       const consumed = await authorisation.consumeSecret(trx, authentication.secretHash, deviceId);
       if (!consumed) {
@@ -581,8 +581,30 @@ export class EnrolmentService {
         );
       }
     }
+    let created: Device | undefined;
+    let device: Device;
+    if (existing === undefined) {
+      try {
+        const creation = await this.createDeviceIn(trx, deviceId, authentication, sourceAddress);
+        created = creation.device;
+        auditEntries.push(creation.auditEntry);
+      } catch (error) {
+        // A concurrent enrolment of the same device created it first.
+        if (isMedwardError(error) && error.code === 'INVENTORY_IDENTITY_CONFLICT') {
+          throw enrolmentConflict(authentication);
+        }
+        throw error;
+      }
+      device = created;
+    } else {
+      device = existing;
+    }
+    const { found } = authentication;
+    const { steps, state } = stepsToAuthorised(device.state, authentication, sourceAddress);
+    // Revocations append their own audit records. They happen only on a
+    // repeated enrolment, which has no transition before this point.
     const superseded =
-      device.state === 'authorised'
+      state === 'authorised'
         ? []
         : await ca.revokeDeviceCertificates(
             trx,
@@ -590,7 +612,7 @@ export class EnrolmentService {
             CrlReason.Superseded,
             'device enrolled again with its birth identity',
           );
-    await ca.record(trx, issued, {
+    const issueEntry = await ca.storeIssued(trx, issued, {
       deviceId,
       kind: 'device',
       details: {
@@ -605,21 +627,44 @@ export class EnrolmentService {
       certificateFingerprint: issued.parsed.fingerprint,
       notAfter: issued.parsed.notAfter.toISOString(),
     };
-    if (device.state === 'authorised') {
-      await step('enrolled', 'operational certificate issued', certificateEvidence, {
-        set: { certificateFingerprint: issued.parsed.fingerprint },
+    steps.push(
+      state === 'authorised'
+        ? {
+            to: 'enrolled',
+            reason: 'operational certificate issued',
+            evidence: certificateEvidence,
+            set: { certificateFingerprint: issued.parsed.fingerprint },
+          }
+        : {
+            to: state,
+            reason: 'operational certificate issued again after a repeated enrolment',
+            evidence: certificateEvidence,
+            set: { certificateFingerprint: issued.parsed.fingerprint },
+            allowSameState: true,
+          },
+    );
+    let prepared: Awaited<ReturnType<DeviceLifecycle['prepareTransitionsIn']>>;
+    try {
+      prepared = await lifecycle.prepareTransitionsIn(trx, {
+        deviceId,
+        expectedVersion: device.version,
+        known: device,
+        steps,
+        actor: deviceActor(deviceId),
       });
-    } else {
-      await step(
-        device.state,
-        'operational certificate issued again after a repeated enrolment',
-        certificateEvidence,
-        {
-          set: { certificateFingerprint: issued.parsed.fingerprint },
-          allowSameState: true,
-        },
-      );
+    } catch (error) {
+      if (isMedwardError(error) && error.code === 'INVENTORY_VERSION_CONFLICT') {
+        throw enrolmentConflict(authentication);
+      }
+      throw error;
     }
+    const { results, auditEntries: transitionEntries } = prepared;
+    auditEntries.push(
+      ...transitionEntries.slice(0, -1),
+      issueEntry,
+      ...transitionEntries.slice(-1),
+    );
+    await this.options.audit.appendMany(trx, auditEntries);
     return { transitions: results, created };
   }
 

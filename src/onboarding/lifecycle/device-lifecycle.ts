@@ -1,9 +1,9 @@
-import type { AuditTrail, Executor } from '../../core/audit/index.js';
+import type { AuditEntry, AuditTrail, Executor } from '../../core/audit/index.js';
 import type { EventBus } from '../../core/bus/index.js';
 import { currentContext, systemActor, type Actor } from '../../core/context.js';
 import type { Logger } from '../../core/logger.js';
 import type { Storage } from '../../core/storage/index.js';
-import { transitionDeviceState } from '../../inventory/device-state-transition.js';
+import { transitionDeviceStates } from '../../inventory/device-state-transition.js';
 import type { Device, DeviceState } from '../../inventory/index.js';
 import { ONBOARDING_STATE_SUBJECT, type DeviceStateChanged } from '../events.js';
 import { assertTransitionAllowed } from './transitions.js';
@@ -30,6 +30,26 @@ export interface TransitionRequest {
    */
   allowSameState?: boolean;
   /** The device as this transaction last wrote it, to skip reading it again. */
+  known?: Device;
+}
+
+/** One step of a TransitionSequence. */
+export interface TransitionStep {
+  to: DeviceState;
+  reason: string;
+  /** Evidence the decision rests on, never a secret. */
+  evidence: Record<string, unknown>;
+  set?: TransitionRequest['set'];
+  allowSameState?: boolean;
+}
+
+/** Consecutive transitions of one device by one actor, written together. */
+export interface TransitionSequence {
+  deviceId: string;
+  /** The version the caller read; the change fails with INVENTORY_VERSION_CONFLICT otherwise. */
+  expectedVersion: number;
+  steps: readonly TransitionStep[];
+  actor?: Actor;
   known?: Device;
 }
 
@@ -76,41 +96,78 @@ export class DeviceLifecycle {
     executor: Executor<object>,
     request: TransitionRequest,
   ): Promise<TransitionResult> {
-    const actor = request.actor ?? currentContext()?.actor ?? systemActor;
-    const now = this.now();
-    const { before, after } = await transitionDeviceState(
+    const { deviceId, expectedVersion, actor, known, ...step } = request;
+    const { results, auditEntries } = await this.prepareTransitionsIn(executor, {
+      deviceId,
+      expectedVersion,
+      steps: [step],
+      ...(actor === undefined ? {} : { actor }),
+      ...(known === undefined ? {} : { known }),
+    });
+    await this.audit.appendMany(executor, auditEntries);
+    return results[0] as TransitionResult;
+  }
+
+  /**
+   * Applies consecutive transitions of one device inside the caller's
+   * transaction, checking each against the state machine and writing the
+   * device row once. Returns the results, to publish after commit, and one
+   * `device.lifecycle` audit entry per step, which the caller must append
+   * (AuditTrail.appendMany) in the same transaction.
+   */
+  async prepareTransitionsIn(
+    executor: Executor<object>,
+    sequence: TransitionSequence,
+  ): Promise<{ results: TransitionResult[]; auditEntries: AuditEntry[] }> {
+    const actor = sequence.actor ?? currentContext()?.actor ?? systemActor;
+    const states = await transitionDeviceStates(
       executor,
       {
-        deviceId: request.deviceId,
-        expectedVersion: request.expectedVersion,
-        to: request.to,
-        ...(request.set === undefined ? {} : { set: request.set }),
-        ...(request.known === undefined ? {} : { known: request.known }),
-        guard: (device) => {
-          if (request.allowSameState !== true || device.state !== request.to) {
-            assertTransitionAllowed(request.deviceId, device.state, request.to);
-          }
-        },
+        deviceId: sequence.deviceId,
+        expectedVersion: sequence.expectedVersion,
+        ...(sequence.known === undefined ? {} : { known: sequence.known }),
+        steps: sequence.steps.map((step) => ({
+          to: step.to,
+          ...(step.set === undefined ? {} : { set: step.set }),
+          guard: (device: Device) => {
+            if (step.allowSameState !== true || device.state !== step.to) {
+              assertTransitionAllowed(sequence.deviceId, device.state, step.to);
+            }
+          },
+        })),
       },
-      now,
+      this.now(),
     );
-    await this.audit.append(executor, {
-      event: 'device.lifecycle',
-      action: 'U',
-      outcome: 'success',
-      actor,
-      target: { kind: 'device', id: request.deviceId },
-      reason: request.reason,
-      details: {
+    const results: TransitionResult[] = [];
+    const auditEntries: AuditEntry[] = [];
+    sequence.steps.forEach((step, index) => {
+      const before = states[index] as Device;
+      const after = states[index + 1] as Device;
+      auditEntries.push({
+        event: 'device.lifecycle',
+        action: 'U',
+        outcome: 'success',
+        actor,
+        target: { kind: 'device', id: sequence.deviceId },
+        reason: step.reason,
+        details: {
+          from: before.state,
+          to: after.state,
+          fromVersion: before.version,
+          toVersion: after.version,
+          evidence: step.evidence,
+          ...(step.set === undefined ? {} : { set: step.set }),
+        },
+      });
+      results.push({
+        device: after,
         from: before.state,
         to: after.state,
-        fromVersion: before.version,
-        toVersion: after.version,
-        evidence: request.evidence,
-        ...(request.set === undefined ? {} : { set: request.set }),
-      },
+        actor,
+        reason: step.reason,
+      });
     });
-    return { device: after, from: before.state, to: after.state, actor, reason: request.reason };
+    return { results, auditEntries };
   }
 
   /** Applies one transition in a transaction of its own and publishes it. */
