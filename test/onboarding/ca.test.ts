@@ -25,7 +25,10 @@ import {
   randomSerialNumber,
   subjectKeyIdentifierExtension,
   authorityKeyIdentifierExtension,
+  certsOnlyPkcs7,
+  importPublicKey,
   parseCertificate,
+  readCertsOnlyPkcs7,
   verifySignature,
 } from '../../src/onboarding/ca/x509.js';
 import { createTestDatabase, type TestDatabase } from '../support/storage.js';
@@ -339,6 +342,67 @@ describe('certificate authority', () => {
       ['certificate.issue', 'certificate.issue', 'certificate.revoke', 'certificate.revoke'],
     );
     assert.equal(records[2]?.reason, 'test revocation');
+  });
+});
+
+describe('DER encoding', () => {
+  test('EC keys imported like SPKI', () => {
+    for (const namedCurve of ['prime256v1', 'secp384r1', 'secp521r1']) {
+      const { publicKey } = generateKeyPairSync('ec', { namedCurve });
+      const spki = publicKey.export({ type: 'spki', format: 'der' });
+      const imported = importPublicKey(spki, 'test key');
+      assert.ok(imported.equals(publicKey), namedCurve);
+      assert.equal(imported.asymmetricKeyDetails?.namedCurve, namedCurve);
+    }
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
+    assert.ok(importPublicKey(rsa.export({ type: 'spki', format: 'der' }), 'test key').equals(rsa));
+  });
+
+  test('EC point off curve rejected', () => {
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const spki = publicKey.export({ type: 'spki', format: 'der' });
+    const altered = Buffer.from(spki);
+    const last = altered.length - 1;
+    altered[last] = (altered[last] ?? 0) ^ 0x01;
+    assert.throws(() => importPublicKey(altered, 'test key'));
+  });
+
+  test('certs-only PKCS#7 keeps order', () => {
+    const certificates = ['SN-a', 'SN-c', 'SN-b'].map((serial) => {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const subject = [{ type: oid.commonName, value: serial }];
+      return parseCertificate(
+        buildCertificate(
+          {
+            serialNumber: randomSerialNumber(randomBytes),
+            issuerNameDer: encodeName(subject),
+            subject,
+            notBefore: new Date(),
+            notAfter: new Date(Date.now() + 60_000),
+            subjectPublicKeyInfoDer: publicKey.export({ type: 'spki', format: 'der' }),
+            extensions: [basicConstraintsExtension(false)],
+          },
+          privateKey,
+        ),
+      );
+    });
+    const der = certsOnlyPkcs7(certificates);
+    assert.deepEqual(
+      readCertsOnlyPkcs7(der),
+      certificates.map((certificate) => certificate.der),
+    );
+    const signedData = new pkijs.SignedData({
+      schema: pkijs.ContentInfo.fromBER(der).content,
+    });
+    assert.equal(signedData.version, 1);
+    assert.equal(signedData.signerInfos.length, 0);
+    assert.equal(signedData.encapContentInfo.eContentType, oid.data);
+    assert.deepEqual(
+      (signedData.certificates ?? []).map((certificate) =>
+        Buffer.from((certificate as pkijs.Certificate).toSchema().toBER()),
+      ),
+      certificates.map((certificate) => certificate.der),
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { connect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import assert from 'node:assert/strict';
 import * as pkijs from 'pkijs';
 import type { AuditRecord } from '../../src/core/audit/index.js';
@@ -119,6 +120,38 @@ describe('EST provisioning listener', () => {
       Buffer.from(response.body.toString('latin1').replace(/\s+/g, ''), 'base64'),
     );
     assert.equal(parsed.contentType, oid.signedData);
+  });
+
+  test('listener chain omits self-signed root', async () => {
+    // Without the CA as trust anchor, the client sees only what the listener sent.
+    const socket = await new Promise<TLSSocket>((resolve, reject) => {
+      const connection = connect(
+        {
+          host: '127.0.0.1',
+          port: env.onboarding.provisioningListener.port,
+          rejectUnauthorized: false,
+        },
+        () => {
+          resolve(connection);
+        },
+      );
+      connection.once('error', reject);
+    });
+    try {
+      const sent = socket.getPeerCertificate(true);
+      const caFingerprint = new X509Certificate(env.onboarding.ca.certificate.der).fingerprint256;
+      assert.notEqual(sent.fingerprint256, caFingerprint);
+      assert.ok(
+        socket
+          .getPeerX509Certificate()
+          ?.checkIssued(new X509Certificate(env.onboarding.ca.certificate.der)),
+      );
+      // Node leaves issuerCertificate undefined when the peer sent no issuer for the certificate.
+      const issuer: DetailedPeerCertificate | undefined = sent.issuerCertificate;
+      assert.equal(issuer, undefined);
+    } finally {
+      socket.destroy();
+    }
   });
 
   test('csrattrs lists requested attributes', async () => {

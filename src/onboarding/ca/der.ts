@@ -30,35 +30,69 @@ export const Tag = {
 
 // ---------------------------------------------------------------- encoding
 
-function encodeLength(length: number): Buffer {
+/** Octets of the DER length field for a content of `length` bytes. */
+function lengthSize(length: number): number {
   if (length < 0x80) {
-    return Buffer.from([length]);
+    return 1;
   }
-  const bytes: number[] = [];
+  let size = 1;
   for (let rest = length; rest > 0; rest = Math.floor(rest / 256)) {
-    bytes.unshift(rest & 0xff);
+    size += 1;
   }
-  return Buffer.from([0x80 | bytes.length, ...bytes]);
+  return size;
+}
+
+/**
+ * Encodes one element with a single-byte tag whose content is the
+ * concatenation of `parts`, copying each part once into one new buffer.
+ */
+function element(tag: number, parts: readonly Uint8Array[]): Buffer {
+  let length = 0;
+  for (const part of parts) {
+    length += part.length;
+  }
+  const headerSize = 1 + lengthSize(length);
+  const out = Buffer.allocUnsafe(headerSize + length);
+  out[0] = tag;
+  if (length < 0x80) {
+    out[1] = length;
+  } else {
+    out[1] = 0x80 | (headerSize - 2);
+    let rest = length;
+    for (let index = headerSize - 1; index >= 2; index -= 1) {
+      out[index] = rest & 0xff;
+      rest = Math.floor(rest / 256);
+    }
+  }
+  let offset = headerSize;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }
 
 /** Encodes one element with a single-byte tag. */
 export function tlv(tag: number, content: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([tag]), encodeLength(content.length), content]);
+  return element(tag, [content]);
 }
 
 export function sequence(...elements: readonly Uint8Array[]): Buffer {
-  return tlv(Tag.Sequence, Buffer.concat(elements));
+  return element(Tag.Sequence, elements);
 }
 
 /** A SET OF, with elements sorted by their encoding as DER requires (X.690 section 11.6). */
 export function setOf(...elements: readonly Uint8Array[]): Buffer {
-  const sorted = [...elements].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  return tlv(Tag.Set, Buffer.concat(sorted));
+  const sorted =
+    elements.length < 2
+      ? elements
+      : [...elements].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  return element(Tag.Set, sorted);
 }
 
 /** A context-specific constructed element `[n] EXPLICIT`. */
 export function explicit(tagNumber: number, ...elements: readonly Uint8Array[]): Buffer {
-  return tlv(0xa0 | tagNumber, Buffer.concat(elements));
+  return element(0xa0 | tagNumber, elements);
 }
 
 /** A context-specific primitive element `[n] IMPLICIT`. */
@@ -89,7 +123,15 @@ export function integer(value: number): Buffer {
   return integerFromBytes(Buffer.from(bytes.length === 0 ? [0] : bytes));
 }
 
+/** Encoded OBJECT IDENTIFIERs by dotted form; medward writes a few dozen distinct ones. */
+const encodedIdentifiers = new Map<string, Buffer>();
+const MAX_ENCODED_IDENTIFIERS = 256;
+
 export function objectIdentifier(dotted: string): Buffer {
+  const known = encodedIdentifiers.get(dotted);
+  if (known !== undefined) {
+    return known;
+  }
   const arcs = dotted.split('.').map(Number);
   const [first = 0, second = 0, ...rest] = arcs;
   const bytes: number[] = [];
@@ -104,7 +146,12 @@ export function objectIdentifier(dotted: string): Buffer {
     }
     bytes.push(...chunk);
   }
-  return tlv(Tag.ObjectIdentifier, Buffer.from(bytes));
+  const encoded = tlv(Tag.ObjectIdentifier, Buffer.from(bytes));
+  // Subject attribute types come from CSRs, so the cache stops growing at a bound.
+  if (encodedIdentifiers.size < MAX_ENCODED_IDENTIFIERS) {
+    encodedIdentifiers.set(dotted, encoded);
+  }
+  return encoded;
 }
 
 export function utf8String(value: string): Buffer {
@@ -124,7 +171,7 @@ export function octetString(value: Uint8Array): Buffer {
 }
 
 export function bitString(value: Uint8Array, unusedBits = 0): Buffer {
-  return tlv(Tag.BitString, Buffer.concat([Buffer.from([unusedBits]), value]));
+  return element(Tag.BitString, [Uint8Array.of(unusedBits), value]);
 }
 
 export function booleanValue(value: boolean): Buffer {

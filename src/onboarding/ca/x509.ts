@@ -1,7 +1,5 @@
 import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
 import { ErrorKind, MedwardError, isMedwardError } from '../../core/errors.js';
 import {
   Tag,
@@ -193,11 +191,26 @@ function escapeDnValue(value: string): string {
 
 // ---------------------------------------------------------------- signing
 
+/** Signature algorithms by signing key, cached because reading a key's details calls into OpenSSL. */
+const signatureAlgorithms = new WeakMap<
+  KeyObject,
+  { algorithmOid: string; digest: string | null }
+>();
+
 /** Returns the signature algorithm medward signs with for a key, and its digest. */
 export function signatureAlgorithmFor(key: KeyObject): {
   algorithmOid: string;
   digest: string | null;
 } {
+  let algorithm = signatureAlgorithms.get(key);
+  if (algorithm === undefined) {
+    algorithm = selectSignatureAlgorithm(key);
+    signatureAlgorithms.set(key, algorithm);
+  }
+  return algorithm;
+}
+
+function selectSignatureAlgorithm(key: KeyObject): { algorithmOid: string; digest: string | null } {
   const type = key.asymmetricKeyType;
   if (type === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
@@ -277,9 +290,19 @@ export interface Extension {
   critical: boolean;
   /** DER of the extension value (the content of extnValue). */
   value: Uint8Array;
+  /** DER of the whole Extension, for extensions encoded once and written into many certificates. */
+  encoded?: Buffer;
+}
+
+/** Returns the extension with its whole DER attached, for use in many certificates. */
+export function preencodedExtension(extension: Extension): Extension {
+  return { ...extension, encoded: encodeExtension(extension) };
 }
 
 function encodeExtension(extension: Extension): Buffer {
+  if (extension.encoded !== undefined) {
+    return extension.encoded;
+  }
   return sequence(
     objectIdentifier(extension.oid),
     ...(extension.critical ? [booleanValue(true)] : []),
@@ -606,11 +629,7 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
       );
     }
     const subjectPublicKeyInfoDer = Buffer.from(expectTag(spki, Tag.Sequence, what).bytes);
-    const publicKey = createPublicKey({
-      key: subjectPublicKeyInfoDer,
-      format: 'der',
-      type: 'spki',
-    });
+    const publicKey = importPublicKey(subjectPublicKeyInfoDer, what);
     const subjectAltNames: SubjectAltNames = { dns: [], uri: [], ip: [], email: [], otherCount: 0 };
     const otherRequestedExtensions: string[] = [];
     for (const attribute of attributes === undefined
@@ -653,6 +672,47 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
       signatureAlgorithmOid,
       otherRequestedExtensions,
     };
+  });
+}
+
+/** JWK curve names of the named curves whose keys importPublicKey reads itself. */
+const jwkCurves: Readonly<Record<string, { name: string; coordinateBytes: number }>> = {
+  [oid.secp256r1]: { name: 'P-256', coordinateBytes: 32 },
+  [oid.secp384r1]: { name: 'P-384', coordinateBytes: 48 },
+};
+
+/**
+ * Creates the public key of a SubjectPublicKeyInfo. An uncompressed P-256 or
+ * P-384 point is imported as a JWK, which checks that the point is on the
+ * curve. With the OpenSSL 3.0 of Node 20 that took about 80 µs of CPU
+ * against 170 µs for decoding the SPKI (2-core AMD EPYC). Other keys are
+ * decoded from the SPKI.
+ */
+export function importPublicKey(subjectPublicKeyInfoDer: Buffer, what: string): KeyObject {
+  const [algorithm, bits] = childrenOf(readDer(subjectPublicKeyInfoDer, what), what);
+  const [algorithmOid, parameters] = childrenOf(expectTag(algorithm, Tag.Sequence, what), what);
+  const curve =
+    readObjectIdentifier(algorithmOid, what) === oid.ecPublicKey &&
+    parameters?.tag === Tag.ObjectIdentifier
+      ? jwkCurves[readObjectIdentifier(parameters, what)]
+      : undefined;
+  const point = readBitString(bits, what);
+  if (
+    curve === undefined ||
+    bits?.content[0] !== 0 ||
+    point.length !== 1 + 2 * curve.coordinateBytes ||
+    point[0] !== 0x04
+  ) {
+    return createPublicKey({ key: subjectPublicKeyInfoDer, format: 'der', type: 'spki' });
+  }
+  return createPublicKey({
+    key: {
+      kty: 'EC',
+      crv: curve.name,
+      x: point.subarray(1, 1 + curve.coordinateBytes).toString('base64url'),
+      y: point.subarray(1 + curve.coordinateBytes).toString('base64url'),
+    },
+    format: 'jwk',
   });
 }
 
@@ -735,52 +795,27 @@ export function buildCrl(spec: CrlSpec, signingKey: KeyObject): Buffer {
 
 // ---------------------------------------------------------------- PKCS#7
 
-/**
- * DER bytes that asn1js writes unchanged. asn1js's RawData returns its bytes
- * but ignores the writer that constructed values pass to their members, so
- * inside a SET it would encode as nothing.
- */
-class EncodedElement extends asn1js.RawData {
-  override toBER(sizeOnly?: boolean, writer?: { write(buffer: ArrayBuffer): void }): ArrayBuffer {
-    const buffer = super.toBER(sizeOnly);
-    writer?.write(buffer);
-    return buffer;
-  }
-}
-
-/**
- * A certificate for pkijs's SignedData that encodes as its original DER. It
- * skips pkijs's schema matching and re-encoding, which cost milliseconds per
- * certificate, and keeps the bytes exactly as signed.
- */
-class EncodedCertificate extends pkijs.Certificate {
-  constructor(private readonly encoded: Uint8Array) {
-    super();
-  }
-
-  override toSchema(): asn1js.Sequence {
-    return new EncodedElement({ data: this.encoded }) as unknown as asn1js.Sequence;
-  }
-}
+/** The fixed head of a certs-only SignedData: version 1, no digest algorithms, empty id-data content. */
+const CERTS_ONLY_SIGNED_DATA_HEAD = Buffer.concat([
+  integer(1),
+  setOf(),
+  sequence(objectIdentifier(oid.data)),
+]);
+const EMPTY_SIGNER_INFOS = setOf();
+const SIGNED_DATA_OID = objectIdentifier(oid.signedData);
 
 /**
  * Builds the degenerate PKCS#7 SignedData of RFC 7030 section 4.1.3 (no
- * content, no signers, only certificates) with pkijs; the caller
- * base64-encodes it.
+ * content, no signers, only certificates, in the order given); the caller
+ * base64-encodes it. Each certificate is copied as its original DER.
  */
 export function certsOnlyPkcs7(certificates: readonly ParsedCertificate[]): Buffer {
-  const signedData = new pkijs.SignedData({
-    version: 1,
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: oid.data }),
-    certificates: certificates.map((certificate) => new EncodedCertificate(certificate.der)),
-    signerInfos: [],
-    digestAlgorithms: [],
-  });
-  const contentInfo = new pkijs.ContentInfo({
-    contentType: oid.signedData,
-    content: signedData.toSchema(true),
-  });
-  return Buffer.from(contentInfo.toSchema().toBER(false));
+  const signedData = sequence(
+    CERTS_ONLY_SIGNED_DATA_HEAD,
+    tlv(0xa0, Buffer.concat(certificates.map((certificate) => certificate.der))),
+    EMPTY_SIGNER_INFOS,
+  );
+  return sequence(SIGNED_DATA_OID, explicit(0, signedData));
 }
 
 /** Reads the certificates out of a certs-only PKCS#7, as an EST client does. */

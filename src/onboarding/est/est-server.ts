@@ -251,11 +251,14 @@ export class EstServer implements Component {
         this.options.ca.record(trx, issued, { deviceId: null, kind: 'server', details: { names } }),
       );
     this.serverCertificate = issued;
+    // A self-signed root is left out of the chain, as RFC 8446 section 4.4.2
+    // allows: clients must hold it as their trust anchor anyway, and every
+    // certificate sent is parsed again by each client in its handshake.
     const chain = [
       issued.pem,
-      ...this.options.ca.caCertificates.map((certificate) =>
-        new X509Certificate(certificate.der).toString(),
-      ),
+      ...this.options.ca.caCertificates
+        .filter((certificate) => !certificate.issuerNameDer.equals(certificate.subjectNameDer))
+        .map((certificate) => new X509Certificate(certificate.der).toString()),
     ];
     return { cert: chain.join(''), key: issued.privateKeyPem };
   }
