@@ -108,6 +108,23 @@ export const StuckStateSection = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * Limits on reports of unlisted devices per source address. Each report of
+ * a new identity adds a row and an audit record, so a client inventing
+ * serial numbers is rejected with HTTP 429 once it exceeds them.
+ */
+export const SightingsSection = Type.Object(
+  {
+    /** Sustained reports per minute accepted from one source address. */
+    ratePerMinute: Type.Number({ exclusiveMinimum: 0, maximum: 60000, default: 12 }),
+    /** Reports one source address may make at once before the rate applies. */
+    burst: Type.Integer({ minimum: 1, maximum: 10000, default: 20 }),
+    /** Source addresses tracked at once; the least recently seen is forgotten beyond it. */
+    maxTrackedAddresses: Type.Integer({ minimum: 100, maximum: 10000000, default: 100000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const SbomSection = Type.Object(
   {
     maxBytes: Type.Integer({ minimum: 1024, maximum: 67108864, default: 4194304 }),
@@ -185,6 +202,7 @@ export const OnboardingSection = Type.Object(
     ca: CaSection,
     certificates: CertificatesSection,
     stuckState: StuckStateSection,
+    sightings: SightingsSection,
     sbom: SbomSection,
     /**
      * Configuration profiles by site, device class and model. Every profile
@@ -210,5 +228,6 @@ export type ProvisioningListenerConfig = Static<typeof ProvisioningListenerSecti
 export type AuthorityConfig = Static<typeof AuthoritySection>;
 export type CaConfig = Static<typeof CaSection>;
 export type CertificatesConfig = Static<typeof CertificatesSection>;
+export type SightingsConfig = Static<typeof SightingsSection>;
 export type ProfileConfigEntry = Static<typeof ProfileConfig>;
 export type ProfileSettingsConfig = Static<typeof ProfileSettings>;

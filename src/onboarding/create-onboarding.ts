@@ -139,7 +139,9 @@ export function createOnboarding(deps: OnboardingDependencies): Onboarding {
     logger,
     authorisation,
     bootstrapSecretLifetimeMs: config.certificates.bootstrapSecretLifetimeHours * 3_600_000,
+    rateLimit: config.sightings,
     bus,
+    metrics: deps.metrics,
     now,
   });
   const registration = new RegistrationService({

@@ -1,6 +1,7 @@
 import { AuditTrail } from '../../src/core/audit/index.js';
 import { InProcessBus, type BusMessage } from '../../src/core/bus/index.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../src/core/logger.js';
+import { createMetricsRegistry, type Registry } from '../../src/core/metrics.js';
 import { InventoryService } from '../../src/inventory/index.js';
 import { AuthorisationService } from '../../src/onboarding/authorisation/index.js';
 import { CertificateAuthority, loadOrCreateCaMaterial } from '../../src/onboarding/ca/index.js';
@@ -32,6 +33,7 @@ export interface CoreHarness {
   authority: TestAuthority;
   authorisation: AuthorisationService;
   sightings: SightingRegistry;
+  metrics: Registry;
   suspended: string[];
   dispose(): Promise<void>;
 }
@@ -41,9 +43,11 @@ export async function createCoreHarness(
     dialect?: 'sqlite' | 'postgres';
     config?: Record<string, unknown>;
     now?: () => Date;
+    logger?: Logger;
   } = {},
 ): Promise<CoreHarness> {
-  const logger = silentLogger();
+  const logger = options.logger ?? silentLogger();
+  const metrics = createMetricsRegistry({ defaultMetrics: false });
   const database = await createTestDatabase(options.dialect ?? 'sqlite');
   const directory = temporaryDirectory();
   const config = onboardingConfig(options.config);
@@ -97,7 +101,9 @@ export async function createCoreHarness(
     logger,
     authorisation,
     bootstrapSecretLifetimeMs: config.certificates.bootstrapSecretLifetimeHours * 3_600_000,
+    rateLimit: config.sightings,
     bus,
+    metrics,
     now,
   });
   return {
@@ -113,6 +119,7 @@ export async function createCoreHarness(
     authority,
     authorisation,
     sightings,
+    metrics,
     suspended,
     async dispose() {
       await bus.stop();

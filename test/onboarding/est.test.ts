@@ -1,5 +1,6 @@
 import { X509Certificate, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { request } from 'node:https';
 import { connect, type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import assert from 'node:assert/strict';
 import * as pkijs from 'pkijs';
@@ -636,5 +637,83 @@ describe('EST provisioning listener', () => {
     await env.authorise([spec]);
     await rejectsWithStatus(env.device(spec, 5000).enroll(), 403, 'EST_AUTHORISATION_EXPIRED');
     assert.equal(await deviceBySerial(spec.serialNumber), undefined);
+  });
+});
+
+describe('EST sighting rate limit', () => {
+  let env: OnboardingEnvironment;
+
+  before(async () => {
+    env = await OnboardingEnvironment.create({
+      config: { sightings: { burst: 2, ratePerMinute: 1 } },
+    });
+    await env.start();
+  });
+
+  after(async () => {
+    await env.close();
+  });
+
+  /** Sends simpleenroll with HTTP Basic for `serialNumber` and a made-up secret. */
+  function enrolWithInventedSecret(
+    serialNumber: string,
+  ): Promise<{ status: number; code: unknown; retryAfter: unknown; body: string }> {
+    const body = 'MAA=';
+    const secret = randomBytes(18).toString('base64url');
+    return new Promise((resolve, reject) => {
+      const outgoing = request(
+        new URL('/.well-known/est/simpleenroll', env.listenerUrl),
+        {
+          method: 'POST',
+          ca: env.caPem,
+          agent: false,
+          headers: {
+            'content-type': 'application/pkcs10',
+            'content-length': String(body.length),
+            authorization: `Basic ${Buffer.from(`${serialNumber}:${secret}`).toString('base64')}`,
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            resolve({
+              status: response.statusCode ?? 0,
+              code: response.headers['medward-error-code'],
+              retryAfter: response.headers['retry-after'],
+              body: Buffer.concat(chunks).toString('utf8'),
+            });
+          });
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
+  }
+
+  test('invented serials answered 429', async () => {
+    for (const serialNumber of ['INVENTED-1', 'INVENTED-2']) {
+      const outcome = await enrolWithInventedSecret(serialNumber);
+      assert.equal(outcome.status, 401, outcome.body);
+      assert.equal(outcome.code, 'EST_BOOTSTRAP_SECRET_INVALID');
+    }
+    for (const serialNumber of ['INVENTED-3', 'INVENTED-4', 'INVENTED-5']) {
+      const outcome = await enrolWithInventedSecret(serialNumber);
+      assert.equal(outcome.status, 429, outcome.body);
+      assert.equal(outcome.code, 'EST_SIGHTING_RATE_LIMITED');
+      assert.match(outcome.body, /^EST_SIGHTING_RATE_LIMITED: too many unlisted devices/);
+      assert.ok(Number(outcome.retryAfter) >= 1, `Retry-After was ${String(outcome.retryAfter)}`);
+    }
+
+    const sightings = await env.onboarding.sightings.list(undefined, 100);
+    assert.deepEqual(sightings.map((sighting) => sighting.serialNumber).sort(), [
+      'INVENTED-1',
+      'INVENTED-2',
+    ]);
+    // The two rejections that reported a sighting are audited one by one, the limited ones once.
+    assert.equal((await env.audit.list({ event: 'est.enroll', limit: 100 })).length, 2);
+    const limits = await env.audit.list({ event: 'onboarding.sighting-rate-limit' });
+    assert.equal(limits.length, 1);
+    assert.equal(limits[0]?.sourceAddress, '127.0.0.1');
   });
 });

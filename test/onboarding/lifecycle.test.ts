@@ -1,9 +1,10 @@
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ActorKind, runWithContext, systemContext, type Actor } from '../../src/core/context.js';
 import { isMedwardError } from '../../src/core/errors.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { createLogger, silentLogger } from '../../src/core/logger.js';
 import type { DeviceCreateInput } from '../../src/inventory/index.js';
 import { hashSecret } from '../../src/onboarding/authorisation/index.js';
 import {
@@ -13,6 +14,8 @@ import {
   oid,
   randomSerialNumber,
 } from '../../src/onboarding/ca/x509.js';
+import { SIGHTING_RATE_LIMITED } from '../../src/onboarding/lifecycle/sightings.js';
+import { SourceRateLimiter } from '../../src/onboarding/lifecycle/source-rate-limiter.js';
 import {
   StuckStateChecker,
   isTransitionAllowed,
@@ -454,6 +457,136 @@ describe('unlisted devices', () => {
     const dismissed = await harness.sightings.report({ serialNumber: 'X2-2', reason: 'unknown' });
     const result = await harness.sightings.dismiss(dismissed.id, operator, 'not ours');
     assert.equal(result.status, 'dismissed');
+  });
+});
+
+describe('source rate limiter', () => {
+  test('burst then sustained rate', () => {
+    let nowMs = 1_000_000;
+    const limiter = new SourceRateLimiter(
+      { ratePerMinute: 6, burst: 3, maxTrackedSources: 100 },
+      () => nowMs,
+    );
+    for (let index = 0; index < 3; index += 1) {
+      assert.deepEqual(limiter.take('10.0.0.1'), { allowed: true });
+    }
+    assert.deepEqual(limiter.take('10.0.0.1'), {
+      allowed: false,
+      retryAfterMs: 10_000,
+      firstRejection: true,
+    });
+    nowMs += 4_000;
+    assert.deepEqual(limiter.take('10.0.0.1'), {
+      allowed: false,
+      retryAfterMs: 6_000,
+      firstRejection: false,
+    });
+    assert.deepEqual(limiter.take('10.0.0.2'), { allowed: true });
+    nowMs += 6_000;
+    assert.deepEqual(limiter.take('10.0.0.1'), { allowed: true });
+    assert.equal(limiter.take('10.0.0.1').allowed, false);
+    nowMs += 3_600_000;
+    for (let index = 0; index < 3; index += 1) {
+      assert.deepEqual(limiter.take('10.0.0.1'), { allowed: true }, `after a pause, ${index}`);
+    }
+  });
+
+  test('tracked sources stay bounded', () => {
+    const limiter = new SourceRateLimiter({ ratePerMinute: 1, burst: 1, maxTrackedSources: 100 });
+    for (let index = 0; index < 250; index += 1) {
+      assert.equal(limiter.take(`10.1.${Math.floor(index / 256)}.${index % 256}`).allowed, true);
+    }
+    assert.equal(limiter.size, 100);
+    assert.equal(limiter.take('10.1.0.249').allowed, false);
+  });
+});
+
+describe('sighting rate limit', () => {
+  let harness: CoreHarness;
+  let nowMs: number;
+  const lines: Record<string, unknown>[] = [];
+  beforeEach(async () => {
+    nowMs = Date.parse('2026-05-01T08:00:00Z');
+    lines.length = 0;
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString('utf8')) as Record<string, unknown>);
+        done();
+      },
+    });
+    harness = await createCoreHarness({
+      config: { sightings: { burst: 3, ratePerMinute: 2 } },
+      now: () => new Date(nowMs),
+      logger: createLogger({ level: 'info', destination }),
+    });
+  });
+  afterEach(async () => {
+    await harness.dispose();
+  });
+
+  const report = (serialNumber: string, sourceAddress = '10.10.0.9') =>
+    harness.sightings.report({ serialNumber, sourceAddress, reason: 'not on any list' });
+
+  test('invented serials rejected after burst', async () => {
+    for (let index = 0; index < 3; index += 1) {
+      await report(`FAKE-${index}`);
+    }
+    for (let index = 3; index < 40; index += 1) {
+      const error: unknown = await report(`FAKE-${index}`).then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
+      assert.ok(isMedwardError(error), `report ${index} was accepted`);
+      assert.equal(error.code, SIGHTING_RATE_LIMITED);
+      assert.equal(error.kind, 'rate-limited');
+      assert.equal(error.details.retryAfterSeconds, 30);
+      assert.equal(error.details.sourceAddress, '10.10.0.9');
+    }
+    assert.equal((await harness.sightings.list(undefined, 1000)).length, 3);
+    assert.equal((await harness.audit.list({ event: 'onboarding.device-unlisted' })).length, 3);
+    const limits = await harness.audit.list({ event: 'onboarding.sighting-rate-limit' });
+    assert.equal(limits.length, 1);
+    assert.equal(limits[0]?.targetId, '10.10.0.9');
+    assert.deepEqual(limits[0].details, { ratePerMinute: 2, burst: 3, retryAfterSeconds: 30 });
+
+    const metric = await harness.metrics.getSingleMetricAsString(
+      'medward_onboarding_sightings_rate_limited_total',
+    );
+    assert.match(metric, /medward_onboarding_sightings_rate_limited_total 37$/m);
+
+    const logged = lines.filter(
+      (line) => line.msg === 'unlisted device report rejected by the sighting rate limit',
+    );
+    assert.equal(logged.length, 10);
+    assert.equal(logged[0]?.sourceAddress, '10.10.0.9');
+    // A minute refills two tokens; the next rejection logs how many lines were left out.
+    nowMs += 60_000;
+    await report('FAKE-after-a-minute-1');
+    await report('FAKE-after-a-minute-2');
+    await rejectsWithCode(report('FAKE-again'), SIGHTING_RATE_LIMITED);
+    const summary = lines.find((line) => line.msg === 'sighting rate limit rejections not logged');
+    assert.equal(summary?.suppressed, 27);
+  });
+
+  test('other addresses unaffected', async () => {
+    for (let index = 0; index < 4; index += 1) {
+      await report(`A-${index}`, '10.10.0.1').catch(() => undefined);
+    }
+    await rejectsWithCode(report('A-9', '10.10.0.1'), SIGHTING_RATE_LIMITED);
+    const sighting = await report('B-1', '10.10.0.2');
+    assert.equal(sighting.serialNumber, 'B-1');
+  });
+
+  test('rate recovers over time', async () => {
+    for (let index = 0; index < 3; index += 1) {
+      await report(`R-${index}`);
+    }
+    await rejectsWithCode(report('R-3'), SIGHTING_RATE_LIMITED);
+    nowMs += 30_000;
+    await report('R-3');
+    await rejectsWithCode(report('R-4'), SIGHTING_RATE_LIMITED);
+    // A new run of rejections is audited again.
+    assert.equal((await harness.audit.list({ event: 'onboarding.sighting-rate-limit' })).length, 2);
   });
 });
 

@@ -2,6 +2,7 @@ import type { AuditOutcome, AuditTrail } from '../../core/audit/index.js';
 import { ActorKind, type Actor } from '../../core/context.js';
 import { toMedwardError, type MedwardError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import { SIGHTING_RATE_LIMITED } from '../lifecycle/sightings.js';
 import type { PresentedCertificate } from './birth-identity.js';
 
 /** The credential a client on the provisioning listener authenticated with. */
@@ -66,7 +67,10 @@ export function describeCredential(credential: DeviceCredential): Record<string,
 /**
  * Appends the audit record of a rejected provisioning request in a
  * transaction of its own (the request's own changes were rolled back) and
- * returns the error as a MedwardError for the caller to raise.
+ * returns the error as a MedwardError for the caller to raise. Rejections by
+ * the sighting rate limit are not audited one by one, because that would
+ * add the records the limit keeps out: SightingRegistry counts, logs and
+ * audits them itself.
  */
 export async function auditRejection(
   audit: AuditTrail,
@@ -78,6 +82,9 @@ export async function auditRejection(
 ): Promise<MedwardError> {
   const failure = toMedwardError(error);
   auditedRejections.add(failure);
+  if (failure.code === SIGHTING_RATE_LIMITED) {
+    return failure;
+  }
   const deviceId =
     knownDeviceId ??
     (typeof failure.details.deviceId === 'string' ? failure.details.deviceId : undefined);

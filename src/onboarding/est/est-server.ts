@@ -503,6 +503,9 @@ export class EstServer implements Component {
     if (status === 401) {
       headers['www-authenticate'] = 'Basic realm="medward EST", charset="UTF-8"';
     }
+    if (typeof failure.details.retryAfterSeconds === 'number') {
+      headers['retry-after'] = String(failure.details.retryAfterSeconds);
+    }
     if (status === 413) {
       headers.connection = 'close';
     }

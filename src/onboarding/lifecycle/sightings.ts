@@ -1,4 +1,5 @@
 import { randomUUID, X509Certificate } from 'node:crypto';
+import { Counter, type Registry } from 'prom-client';
 import type { AuditTrail, Executor } from '../../core/audit/index.js';
 import type { EventBus } from '../../core/bus/index.js';
 import { ActorKind, type Actor } from '../../core/context.js';
@@ -8,7 +9,15 @@ import type { Storage } from '../../core/storage/index.js';
 import { hashSecret, type AuthorisationService } from '../authorisation/authorisation-service.js';
 import type { BirthIdentity, ListEntry } from '../authorisation/list-schema.js';
 import { MANUAL_LIST_ID } from '../authorisation/list-store.js';
+import type { SightingsConfig } from '../config.js';
 import { ONBOARDING_UNLISTED_SUBJECT, type UnlistedDeviceSeen } from '../events.js';
+import { SourceRateLimiter } from './source-rate-limiter.js';
+
+/** Code of the error a report beyond the rate limit of its source address raises. */
+export const SIGHTING_RATE_LIMITED = 'EST_SIGHTING_RATE_LIMITED';
+
+/** Log lines about rate-limited reports per minute, across all source addresses. */
+const LOGGED_LIMITS_PER_MINUTE = 10;
 
 export interface SightingTable {
   id: string;
@@ -88,7 +97,10 @@ export interface SightingRegistryOptions {
   authorisation: AuthorisationService;
   /** Lifetime of bootstrap secrets issued on approval. */
   bootstrapSecretLifetimeMs: number;
+  /** Reports accepted per source address (onboarding.sightings). */
+  rateLimit: SightingsConfig;
   bus?: EventBus;
+  metrics?: Registry;
   now?: () => Date;
 }
 
@@ -120,18 +132,49 @@ function toSighting(row: SightingTable): Sighting {
  * sighting, which adds an entry to the manual list: the certificate the
  * device showed is pinned as its birth identity, or else a one-time
  * bootstrap secret is issued for it.
+ *
+ * Reports are rate-limited per source address by a token bucket
+ * (onboarding.sightings). A report beyond the limit writes nothing and
+ * raises EST_SIGHTING_RATE_LIMITED. It is counted in
+ * `medward_onboarding_sightings_rate_limited_total`, the first of a run of
+ * rejections from one address is audited as `onboarding.sighting-rate-limit`,
+ * and log lines about them are themselves limited per minute.
  */
 export class SightingRegistry {
   private readonly options: SightingRegistryOptions;
   private readonly now: () => Date;
+  private readonly limiter: SourceRateLimiter;
+  private readonly rateLimited: Counter | undefined;
+  private logWindow = { startMs: 0, logged: 0, suppressed: 0 };
 
   constructor(options: SightingRegistryOptions) {
     this.options = options;
     this.now = options.now ?? (() => new Date());
+    this.limiter = new SourceRateLimiter(
+      {
+        ratePerMinute: options.rateLimit.ratePerMinute,
+        burst: options.rateLimit.burst,
+        maxTrackedSources: options.rateLimit.maxTrackedAddresses,
+      },
+      () => this.now().getTime(),
+    );
+    this.rateLimited =
+      options.metrics === undefined
+        ? undefined
+        : new Counter({
+            name: 'medward_onboarding_sightings_rate_limited_total',
+            help: 'Reports of unlisted devices rejected because their source address exceeded onboarding.sightings.',
+            registers: [options.metrics],
+          });
   }
 
+  /**
+   * Records that a device on no list contacted the provisioning listener.
+   * Raises EST_SIGHTING_RATE_LIMITED, writing nothing, when the source
+   * address exceeded its rate.
+   */
   async report(report: SightingReport): Promise<Sighting> {
-    // TODO: rate-limit sightings per source address; a client inventing serial numbers adds a row and an audit record each.
+    await this.takeToken(report.sourceAddress);
     const identityKey =
       report.certificateFingerprint !== undefined
         ? `certificate:${report.certificateFingerprint}`
@@ -204,6 +247,71 @@ export class SightingRegistry {
       await this.publish(sighting);
     }
     return sighting;
+  }
+
+  /** Takes a token for the source address or raises EST_SIGHTING_RATE_LIMITED. */
+  private async takeToken(sourceAddress: string | undefined): Promise<void> {
+    const source = sourceAddress ?? 'unknown';
+    const outcome = this.limiter.take(source);
+    if (outcome.allowed) {
+      return;
+    }
+    const retryAfterSeconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
+    const { ratePerMinute, burst } = this.options.rateLimit;
+    this.rateLimited?.inc();
+    this.logRateLimited(source, retryAfterSeconds);
+    if (outcome.firstRejection) {
+      try {
+        await this.options.audit.record({
+          event: 'onboarding.sighting-rate-limit',
+          action: 'E',
+          outcome: 'minor-failure',
+          target: { kind: 'source-address', id: source },
+          reason: `source address ${source} reported more unlisted devices than onboarding.sightings allows; further reports are rejected until its rate recovers`,
+          ...(sourceAddress === undefined ? {} : { sourceAddress }),
+          details: { ratePerMinute, burst, retryAfterSeconds },
+        });
+      } catch (error) {
+        this.options.logger.error(
+          { err: error, sourceAddress: source },
+          'audit of a sighting rate limit failed',
+        );
+      }
+    }
+    throw new MedwardError(
+      ErrorKind.RateLimited,
+      SIGHTING_RATE_LIMITED,
+      `too many unlisted devices reported from ${source} (at most ${burst} at once and ` +
+        `${ratePerMinute} per minute); retry after ${retryAfterSeconds} s, or have an operator add the devices to a list`,
+      { details: { sourceAddress: source, retryAfterSeconds } },
+    );
+  }
+
+  /**
+   * Logs a rejected report, at most LOGGED_LIMITS_PER_MINUTE times a minute.
+   * The first rejection of a later minute logs how many lines were left out.
+   */
+  private logRateLimited(sourceAddress: string, retryAfterSeconds: number): void {
+    const nowMs = this.now().getTime();
+    const window = this.logWindow;
+    if (nowMs - window.startMs >= 60_000) {
+      if (window.suppressed > 0) {
+        this.options.logger.warn(
+          { suppressed: window.suppressed },
+          'sighting rate limit rejections not logged',
+        );
+      }
+      this.logWindow = { startMs: nowMs, logged: 0, suppressed: 0 };
+    }
+    if (this.logWindow.logged >= LOGGED_LIMITS_PER_MINUTE) {
+      this.logWindow.suppressed += 1;
+      return;
+    }
+    this.logWindow.logged += 1;
+    this.options.logger.warn(
+      { sourceAddress, retryAfterSeconds },
+      'unlisted device report rejected by the sighting rate limit',
+    );
   }
 
   private async publish(sighting: Sighting): Promise<void> {
