@@ -23,6 +23,10 @@ export function collectSchemaProblems<T extends TSchema>(
   check: TypeCheck<T>,
   value: unknown,
 ): ValidationProblem[] {
+  // The compiled check is fast; listing errors walks the schema and runs only on failure.
+  if (check.Check(value)) {
+    return [];
+  }
   const byPath = new Map<string, string>();
   for (const error of check.Errors(value)) {
     if (byPath.has(error.path)) {
