@@ -28,6 +28,8 @@ import {
   SimulatedDevice,
   SimulatedManufacturer,
 } from '../../src/onboarding/simulation/simulated-device.js';
+import { requireService } from '../support/services.js';
+import { createTestDatabase } from '../support/storage.js';
 import { settle } from './core-harness.js';
 
 const operator = { kind: ActorKind.User, id: 'user-1', display: 'Biomed' };
@@ -715,5 +717,88 @@ describe('EST sighting rate limit', () => {
     const limits = await env.audit.list({ event: 'onboarding.sighting-rate-limit' });
     assert.equal(limits.length, 1);
     assert.equal(limits[0]?.sourceAddress, '127.0.0.1');
+  });
+});
+
+/**
+ * Approves an IDevID device and a bootstrap-secret device on the manual
+ * list, has the authority's list revoke both, and enrols them.
+ */
+async function revokedDeviceCases(storageUrl?: string): Promise<void> {
+  const env = await OnboardingEnvironment.create(storageUrl === undefined ? {} : { storageUrl });
+  try {
+    await env.start();
+    const [idevidSpec, secretSpec] = env.deviceSpecs(2, 8000);
+    assert.equal(idevidSpec?.birth.kind, 'idevid');
+    assert.equal(secretSpec?.birth.kind, 'bootstrap-secret');
+    const approval = {
+      deviceClass: 'infusion-pump',
+      lifeSustaining: false,
+      criticality: 'moderate' as const,
+      reason: 'pump delivered without a list entry',
+    };
+
+    const idevidDevice = env.device(idevidSpec, 8000);
+    await rejectsWithStatus(idevidDevice.enroll(), 403, 'EST_DEVICE_NOT_LISTED');
+    const [seen] = await env.onboarding.sightings.list('pending');
+    assert.ok(seen);
+    await env.onboarding.sightings.approve(seen.id, approval, operator);
+
+    const secretSighting = await env.onboarding.sightings.report({
+      manufacturer: secretSpec.manufacturer,
+      model: secretSpec.model,
+      serialNumber: secretSpec.serialNumber,
+      sourceAddress: '127.0.0.1',
+      reason: 'pump without a birth certificate',
+    });
+    const approved = await env.onboarding.sightings.approve(secretSighting.id, approval, operator);
+    assert.ok(approved.bootstrapSecret);
+    const secretDevice = new SimulatedDevice({
+      ...env.device(secretSpec, 8001).options,
+      birth: { kind: 'bootstrap-secret', secret: approved.bootstrapSecret.secret },
+    });
+
+    const revokedAt = new Date(Date.now() - 60_000).toISOString();
+    await env.importList(
+      [],
+      [idevidSpec, secretSpec].map((spec) => ({
+        manufacturer: spec.manufacturer,
+        model: spec.model,
+        serialNumber: spec.serialNumber,
+        action: 'reject' as const,
+        reason: 'returned to the manufacturer',
+        revokedAt,
+      })),
+    );
+    for (const device of [idevidDevice, secretDevice]) {
+      await rejectsWithStatus(device.enroll(), 403, 'EST_DEVICE_REVOKED');
+      const page = await env.inventory.list({ text: device.options.serialNumber });
+      assert.equal(page.items.length, 0, `${device.options.birth.kind} device was created`);
+    }
+    const rejections = await env.audit.list({ event: 'est.enroll', limit: 100 });
+    assert.deepEqual(
+      rejections.map((record) => record.details.code),
+      ['EST_DEVICE_NOT_LISTED', 'EST_DEVICE_REVOKED', 'EST_DEVICE_REVOKED'],
+    );
+  } finally {
+    await env.close();
+  }
+}
+
+describe('EST revoked devices', () => {
+  test('revoked device rejected on SQLite', async () => {
+    await revokedDeviceCases();
+  });
+
+  test('revoked device rejected on PostgreSQL', async (t) => {
+    if (!(await requireService(t, 'postgres'))) {
+      return;
+    }
+    const database = await createTestDatabase('postgres', { migrate: false });
+    try {
+      await revokedDeviceCases(database.url);
+    } finally {
+      await database.dispose();
+    }
   });
 });
