@@ -134,6 +134,12 @@ function buildApp(deps: ApiServerDeps, state: ServerState): ApiApp {
     }),
   );
   app.addHook('preHandler', enterRequestContext);
+  // Some writers commit before the disk sync (Storage.transactionWithBackgroundSync),
+  // so a response waits for it rather than report rows a crash could still lose.
+  app.addHook('onSend', async (_request, _reply, payload) => {
+    await deps.storage.backgroundSyncsSettled();
+    return payload;
+  });
   app.addHook('onSend', addResponseHeaders);
   app.addHook('onSend', (_request, reply, payload, done) => {
     // Closing only drops connections that are idle at that moment. A response

@@ -21,13 +21,18 @@ export interface TransactionBatcherOptions {
 
 /**
  * Runs independent units of work in shared transactions (group commit), so
- * the commit, an fsync on SQLite, is paid once per batch. Each unit runs in
- * a savepoint of its own: a unit that throws is rolled back alone and its
- * caller receives the error, while the others commit. A caller's promise
- * settles only after the transaction holding its work has committed. Work
- * that arrives while a batch runs forms the next batch, so an idle batcher
- * adds no delay, and each unit runs in the operation context it was
- * submitted from.
+ * the commit is paid once per batch. Each unit runs in a savepoint of its
+ * own: a unit that throws is rolled back alone and its caller receives the
+ * error, while the others commit. Work that arrives while a batch runs
+ * forms the next batch, so an idle batcher adds no delay, and each unit
+ * runs in the operation context it was submitted from.
+ *
+ * On SQLite with a write-ahead log the batch commits without blocking the
+ * event loop on the disk (Storage.transactionWithBackgroundSync), and the
+ * next batch may start while the log is synced. A caller's promise still
+ * settles only once the commit holding its work is on disk. Readers that
+ * report rows of these tables must wait for Storage.backgroundSyncsSettled()
+ * first, as the provisioning listener and the API do.
  */
 export class TransactionBatcher {
   private queue: Pending[] = [];
@@ -75,10 +80,17 @@ export class TransactionBatcher {
     }
   }
 
+  /**
+   * Commits a batch and returns once the transaction has committed; its
+   * units settle later, when the commit is on disk.
+   */
   private async commit(batch: readonly Pending[]): Promise<void> {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    let durable: Promise<void>;
     try {
-      await this.options.storage.db.transaction().execute(async (trx) => {
+      const committed = await this.options.storage.transactionWithBackgroundSync(async (typed) => {
+        // Units name their own tables with withTables(), as on storage.db.
+        const trx = typed as unknown as Transaction<object>;
         for (const [index, item] of batch.entries()) {
           const savepoint = sql.raw(`medward_unit_${index}`);
           await sql`savepoint ${savepoint}`.execute(trx);
@@ -95,6 +107,7 @@ export class TransactionBatcher {
           }
         }
       });
+      durable = committed.durable;
     } catch (error) {
       this.options.logger.error({ err: error, units: batch.length }, 'batched transaction failed');
       for (const item of batch) {
@@ -102,13 +115,26 @@ export class TransactionBatcher {
       }
       return;
     }
-    batch.forEach((item, index) => {
-      const outcome = outcomes[index];
-      if (outcome?.ok === true) {
-        item.resolve(outcome.value);
-      } else {
-        item.reject(outcome?.error);
-      }
-    });
+    durable.then(
+      () => {
+        batch.forEach((item, index) => {
+          const outcome = outcomes[index];
+          if (outcome?.ok === true) {
+            item.resolve(outcome.value);
+          } else {
+            item.reject(outcome?.error);
+          }
+        });
+      },
+      (error: unknown) => {
+        this.options.logger.error(
+          { err: error, units: batch.length },
+          'batched transaction not synced to disk',
+        );
+        for (const item of batch) {
+          item.reject(error);
+        }
+      },
+    );
   }
 }

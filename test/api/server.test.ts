@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { Type } from '@sinclair/typebox';
+import { sql } from 'kysely';
 import { createApiServer, type ApiRoutePlugin } from '../../src/api/index.js';
 import { currentContext } from '../../src/core/context.js';
 import { invalid } from '../../src/core/errors.js';
 import { createLogger, silentLogger } from '../../src/core/logger.js';
 import { createMetricsRegistry } from '../../src/core/metrics.js';
+import { interceptFdatasync, settledWithin } from '../support/fdatasync.js';
 import { apiConfig, bearer, createApiHarness, type ApiHarness } from './support.js';
 
 interface ErrorBody {
@@ -399,6 +401,35 @@ describe('api server lifecycle', () => {
     } finally {
       release();
       await harness.database.dispose();
+    }
+  });
+});
+
+describe('api responses after background commits', () => {
+  test('response waits for disk sync', async () => {
+    const harness = await createApiHarness();
+    const pendingSyncs: (() => void)[] = [];
+    const interception = interceptFdatasync((_fd, callback) => {
+      pendingSyncs.push(() => {
+        callback(null);
+      });
+    });
+    try {
+      const { durable } = await harness.database.storage.transactionWithBackgroundSync(
+        async (trx) => {
+          await sql`select 1`.execute(trx);
+        },
+      );
+      const response = harness.server.app.inject({ method: 'GET', url: '/health' });
+      assert.equal(await settledWithin(response, 30), false, 'answered before the sync');
+      for (const release of pendingSyncs.splice(0)) {
+        release();
+      }
+      await durable;
+      assert.equal((await response).statusCode, 200);
+    } finally {
+      interception.restore();
+      await harness.close();
     }
   });
 });

@@ -132,7 +132,9 @@ const CSR_ATTRIBUTES = sequence(
  * listener and bound only to onboarding.provisioning.host and port, that
  * serves EST (RFC 7030: /.well-known/est/cacerts, simpleenroll,
  * simplereenroll, csrattrs), the CRL at /crl, and device registration and
- * drift reports under /medward/v1/. It requests a certificate from every
+ * drift reports under /medward/v1/. Responses that report stored rows wait
+ * for Storage.backgroundSyncsSettled(), because enrolments commit without
+ * waiting for the disk (TransactionBatcher). It requests a certificate from every
  * client but verifies it itself, because birth certificates chain to
  * manufacturer CAs that differ per list entry. Its own certificate is issued by the CA at
  * start and replaced before it expires.
@@ -319,7 +321,12 @@ export class EstServer implements Component {
         if (operation !== 'unknown') {
           await this.auditEarlyRejection(operation, request, sourceAddress, error);
         }
-        this.sendError(request, response, error, operation, requestId);
+        // A rejection may report what the request read (a consumed secret).
+        const unsynced = await this.options.storage.backgroundSyncsSettled().then(
+          () => undefined,
+          (syncError: unknown) => syncError,
+        );
+        this.sendError(request, response, unsynced ?? error, operation, requestId);
       } finally {
         this.requests?.inc({ operation, status: String(response.statusCode) });
         this.durations?.observe({ operation }, (performance.now() - started) / 1000);
@@ -346,6 +353,7 @@ export class EstServer implements Component {
         return;
       case 'crl': {
         const crl = await this.options.ca.crl();
+        await this.options.storage.backgroundSyncsSettled();
         response.writeHead(200, {
           'content-type': 'application/pkix-crl',
           'content-length': String(crl.length),
@@ -365,6 +373,7 @@ export class EstServer implements Component {
           operation === 'simpleenroll'
             ? await this.options.enrolment.enroll(credential, csr)
             : await this.options.enrolment.reenroll(credential, csr);
+        await this.options.storage.backgroundSyncsSettled();
         this.sendPkcs7(response, [result.certificate.parsed]);
         return;
       }
@@ -380,6 +389,7 @@ export class EstServer implements Component {
           operation === 'registration'
             ? await this.options.registration.register(credential, body)
             : await this.options.registration.report(credential, body);
+        await this.options.storage.backgroundSyncsSettled();
         const text = JSON.stringify(result);
         response.writeHead(200, {
           'content-type': 'application/json',

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import { after, afterEach, before, describe, test, type TestContext } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
 import type { Kysely } from 'kysely';
@@ -8,35 +6,11 @@ import { isMedwardError } from '../../../src/core/errors.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { Storage } from '../../../src/core/storage/index.js';
 import { CachingSqliteDatabase } from '../../../src/core/storage/sqlite-statements.js';
+import { interceptFdatasync, settledWithin } from '../../support/fdatasync.js';
 import { requireService } from '../../support/services.js';
 import { createTestDatabase, type TestDatabase } from '../../support/storage.js';
 
 type ItemTables = { sync_item: { id: string } };
-
-/** Replaces fs.fdatasync for the code under test; `restore` puts the original back. */
-function interceptFdatasync(
-  replacement: (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void,
-): { restore: () => void } {
-  const original = fs.fdatasync;
-  (fs as { fdatasync: unknown }).fdatasync = replacement;
-  syncBuiltinESMExports();
-  return {
-    restore() {
-      (fs as { fdatasync: unknown }).fdatasync = original;
-      syncBuiltinESMExports();
-    },
-  };
-}
-
-const settledWithin = async (promise: Promise<unknown>, ms: number): Promise<boolean> => {
-  let settled = false;
-  void promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  return settled;
-};
 
 async function createItemTable(storage: Storage): Promise<Kysely<ItemTables>> {
   const db = storage.db.withTables<ItemTables>();
