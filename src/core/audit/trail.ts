@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { currentContext, systemActor } from '../context.js';
-import { invalid } from '../errors.js';
+import { ErrorKind, MedwardError, invalid } from '../errors.js';
+import { CompiledQueries } from '../storage/compiled-queries.js';
 import type { Storage } from '../storage/database.js';
 import { canonicalJson } from './canonical-json.js';
 import {
@@ -77,6 +78,37 @@ export function toAuditRecord(row: AuditEventTable): AuditRecord {
 
 const EVENT_NAME = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
 
+/** Columns of audit_event in the order the INSERT statement lists them. */
+const AUDIT_EVENT_COLUMNS = [
+  'seq',
+  'id',
+  'recorded_at',
+  'site_id',
+  'event',
+  'action',
+  'outcome',
+  'actor_kind',
+  'actor_id',
+  'actor_display',
+  'target_kind',
+  'target_id',
+  'reason',
+  'correlation_id',
+  'source_address',
+  'details',
+  'prev_hash',
+  'hash',
+] as const satisfies readonly (keyof AuditEventTable)[];
+
+/** Returns the row with its members in AUDIT_EVENT_COLUMNS order, which Kysely compiles them in. */
+function inColumnOrder(row: AuditEventTable): AuditEventTable {
+  const ordered: Partial<Record<keyof AuditEventTable, unknown>> = {};
+  for (const column of AUDIT_EVENT_COLUMNS) {
+    ordered[column] = row[column];
+  }
+  return ordered as AuditEventTable;
+}
+
 /** Audit rows per INSERT statement: 18 columns each keeps it far below SQLite's bound-parameter limit. */
 const ROWS_PER_INSERT = 50;
 
@@ -91,6 +123,7 @@ export class AuditTrail {
   private readonly db: Kysely<AuditTables>;
   private readonly siteId: string;
   private readonly now: () => Date;
+  private readonly queries = new CompiledQueries();
 
   constructor(
     private readonly storage: Storage,
@@ -131,13 +164,8 @@ export class AuditTrail {
     if (entries.length === 0) {
       return [];
     }
-    const db = executor.withTables<AuditTables>();
     const context = currentContext();
-    let headQuery = db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1);
-    if (this.storage.dialect === 'postgres') {
-      headQuery = headQuery.forUpdate();
-    }
-    const head = await headQuery.executeTakeFirstOrThrow();
+    const head = await this.readHead(executor);
     const recordedAt = this.now().toISOString();
     const rows: AuditEventTable[] = [];
     let seq = head.seq;
@@ -167,13 +195,59 @@ export class AuditTrail {
       rows.push({ ...row, seq, hash: prevHash });
     }
     for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
-      await db
-        .insertInto('audit_event')
-        .values(rows.slice(start, start + ROWS_PER_INSERT))
-        .execute();
+      await this.insertRows(executor, rows.slice(start, start + ROWS_PER_INSERT));
     }
-    await db.updateTable('audit_head').set({ seq, hash: prevHash }).where('id', '=', 1).execute();
+    await this.queries.execute(
+      executor,
+      `${this.storage.dialect}:update-head`,
+      [seq, prevHash, 1],
+      () =>
+        executor
+          .withTables<AuditTables>()
+          .updateTable('audit_head')
+          .set({ seq, hash: prevHash })
+          .where('id', '=', 1),
+    );
     return rows;
+  }
+
+  /** Reads the chain head; on PostgreSQL the row stays locked until the transaction ends. */
+  private async readHead(executor: Executor<object>): Promise<{ seq: number; hash: string }> {
+    const dialect = this.storage.dialect;
+    const result = await this.queries.execute(executor, `${dialect}:read-head`, [1], () => {
+      const query = executor
+        .withTables<AuditTables>()
+        .selectFrom('audit_head')
+        .select(['seq', 'hash'])
+        .where('id', '=', 1);
+      return dialect === 'postgres' ? query.forUpdate() : query;
+    });
+    const head = result.rows[0];
+    if (head === undefined) {
+      throw new MedwardError(
+        ErrorKind.Internal,
+        'AUDIT_HEAD_MISSING',
+        'the audit chain head row is missing; run the audit migrations',
+      );
+    }
+    return head;
+  }
+
+  private async insertRows(
+    executor: Executor<object>,
+    rows: readonly AuditEventTable[],
+  ): Promise<void> {
+    const parameters = rows.flatMap((row) => AUDIT_EVENT_COLUMNS.map((column) => row[column]));
+    await this.queries.execute(
+      executor,
+      `${this.storage.dialect}:insert-events:${rows.length}`,
+      parameters,
+      () =>
+        executor
+          .withTables<AuditTables>()
+          .insertInto('audit_event')
+          .values(rows.map(inColumnOrder)),
+    );
   }
 
   /** Appends a record in a transaction of its own, for events that change nothing else. */
