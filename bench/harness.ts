@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release, arch } from 'node:os';
 
 /** One measured figure, held against its target when it has one. */
@@ -81,4 +82,24 @@ export function measureRate(operation: () => void, durationMs = 2000, warmupMs =
     now = performance.now();
   }
   return count / ((now - start) / 1000);
+}
+
+/**
+ * CPU time (user and system) the calling thread has used, in milliseconds,
+ * read from /proc/thread-self/stat; undefined where that file is missing
+ * (outside Linux). process.cpuUsage() counts every thread of the process,
+ * so it cannot tell a server thread from a load client in a worker.
+ */
+export function threadCpuMs(): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync('/proc/thread-self/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  // Linux reports these in clock ticks (USER_HZ), which are 1/100 s on x86 and Arm.
+  return Number.isFinite(ticks) ? ticks * 10 : undefined;
 }

@@ -2,6 +2,7 @@
 // their TLS handshakes, key generation and CSR signing run on a core other
 // than medward's. Started by bench/onboarding.bench.ts through tsx's register().
 import { parentPort, workerData } from 'node:worker_threads';
+import { threadCpuMs } from './harness.js';
 import {
   ProvisioningRequestFailed,
   SimulatedDevice,
@@ -16,6 +17,8 @@ export interface LoadClientData {
 
 export interface LoadClientResult {
   durationMs: number;
+  /** CPU time of this worker thread over the measured phase; undefined outside Linux. */
+  cpuMs: number | undefined;
   latenciesMs: number[];
   completed: number;
   errors: Record<string, number>;
@@ -47,6 +50,7 @@ async function run(): Promise<void> {
   let next = 0;
   const profiling = process.env.MEDWARD_PROFILE_CLIENT === '1' ? await startProfile() : undefined;
   const started = performance.now();
+  const cpuBefore = threadCpuMs();
   const worker = async (): Promise<void> => {
     while (next < devices.length) {
       const device = devices[next];
@@ -75,9 +79,12 @@ async function run(): Promise<void> {
     }
   };
   await Promise.all(Array.from({ length: data.concurrency }, worker));
+  const durationMs = performance.now() - started;
+  const cpuAfter = threadCpuMs();
   await profiling?.();
   const result: LoadClientResult = {
-    durationMs: performance.now() - started,
+    durationMs,
+    cpuMs: cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore,
     latenciesMs,
     completed,
     errors,

@@ -15,14 +15,18 @@
  *   production segment, 32 devices at a time, until every one is production.
  *
  * The simulated devices run in a worker thread, so the client side uses the
- * second core.
+ * second core. Besides the rates, each phase reports the CPU time per
+ * operation of medward's thread, of the load client's thread and of the
+ * whole process, which other work on the machine disturbs far less than
+ * the rates.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { loadavg } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OnboardingEnvironment } from '../src/onboarding/simulation/onboarding-environment.js';
 import type { LoadClientData, LoadClientResult } from './onboarding-load-client.js';
-import { quantile, type Benchmark, type Figure } from './harness.js';
+import { quantile, threadCpuMs, type Benchmark, type Figure } from './harness.js';
 
 const CONCURRENCY = 32;
 const WARMUP_DEVICES = 100;
@@ -47,23 +51,79 @@ function startClient(data: LoadClientData): Worker {
   );
 }
 
+/** A load phase's result with the CPU this process spent meanwhile. */
+interface PhaseResult extends LoadClientResult {
+  /** CPU time of the main thread, which runs medward, over the phase. */
+  serverCpuMs: number | undefined;
+  /** CPU time of every thread of the process (medward, client, garbage collector, thread pool). */
+  processCpuMs: number;
+}
+
 /** Runs one load phase: waits for the worker to prepare, starts it, and returns its result. */
-function runClient(data: LoadClientData): Promise<LoadClientResult> {
+function runClient(data: LoadClientData): Promise<PhaseResult> {
   const worker = startClient(data);
-  return new Promise<LoadClientResult>((resolve, reject) => {
+  let serverCpuBefore: number | undefined;
+  let processCpuBefore = process.cpuUsage();
+  return new Promise<PhaseResult>((resolve, reject) => {
     worker.on('message', (message: { kind: string; result?: LoadClientResult }) => {
       if (message.kind === 'ready') {
+        serverCpuBefore = threadCpuMs();
+        processCpuBefore = process.cpuUsage();
         worker.postMessage('go');
       } else if (message.result !== undefined) {
-        resolve(message.result);
+        const serverCpuAfter = threadCpuMs();
+        const processCpu = process.cpuUsage(processCpuBefore);
+        resolve({
+          ...message.result,
+          serverCpuMs:
+            serverCpuBefore === undefined || serverCpuAfter === undefined
+              ? undefined
+              : serverCpuAfter - serverCpuBefore,
+          processCpuMs: (processCpu.user + processCpu.system) / 1000,
+        });
         void worker.terminate();
       }
     });
     worker.on('error', reject);
+    // Without this, a worker that ends before reporting would leave the promise
+    // pending, and the run would end without a result or an error.
+    worker.on('exit', (code) => {
+      reject(new Error(`load client worker exited with code ${code} before reporting`));
+    });
   });
 }
 
-function assertComplete(result: LoadClientResult, expected: number, phase: string): void {
+/** CPU figures per operation, for comparing runs on a machine that other work shares. */
+function cpuFigures(result: PhaseResult, operation: string): Figure[] {
+  const perOperation = (ms: number): number => ms / result.completed;
+  return [
+    ...(result.serverCpuMs === undefined
+      ? []
+      : [
+          {
+            name: `medward main thread CPU per ${operation}`,
+            value: perOperation(result.serverCpuMs),
+            unit: 'ms',
+          },
+        ]),
+    ...(result.cpuMs === undefined
+      ? []
+      : [
+          {
+            name: `load client thread CPU per ${operation}`,
+            value: perOperation(result.cpuMs),
+            unit: 'ms',
+          },
+        ]),
+    {
+      name: `process CPU per ${operation} (all threads)`,
+      value: perOperation(result.processCpuMs),
+      unit: 'ms',
+    },
+  ];
+}
+
+function assertComplete(result: PhaseResult, expected: number, phase: string): void {
   if (result.completed !== expected) {
     throw new Error(
       `${phase}: ${result.completed} of ${expected} devices succeeded; errors ${JSON.stringify(result.errors)}`,
@@ -99,6 +159,7 @@ async function measureEnrolments(): Promise<Figure[]> {
       },
       { name: 'enrolment latency p50', value: quantile(measured.latenciesMs, 0.5), unit: 'ms' },
       { name: 'enrolment latency p99', value: quantile(measured.latenciesMs, 0.99), unit: 'ms' },
+      ...cpuFigures(measured, 'enrolment'),
     ];
   } finally {
     await environment.close();
@@ -134,6 +195,7 @@ async function measureOnboarding(): Promise<Figure[]> {
         value: quantile(result.latenciesMs, 0.99),
         unit: 'ms',
       },
+      ...cpuFigures(result, 'onboarded device'),
     ];
   } finally {
     await environment.close();
@@ -145,8 +207,12 @@ export const benchmark: Benchmark = {
   description:
     'EST enrolments per second over mutual TLS to the provisioning listener on 127.0.0.1 (32 concurrent clients ' +
     'in a worker thread, 1,200 enrolments after 100 warm-up, SQLite on disk, audit included), and the time to ' +
-    'onboard 1,000 simulated devices end to end (enrolment, registration with SBOM, move to production).',
+    'onboard 1,000 simulated devices end to end (enrolment, registration with SBOM, move to production). ' +
+    'CPU figures are per operation: medward main thread, load client thread, and all threads of the process; ' +
+    'load-average-1m shows how much other work shared the machine.',
   async run(): Promise<Figure[]> {
-    return [...(await measureEnrolments()), ...(await measureOnboarding())];
+    // Other work on the machine slows the rates; the CPU figures are steadier.
+    const load = { name: 'load-average-1m at start', value: loadavg()[0] ?? 0, unit: '' };
+    return [load, ...(await measureEnrolments()), ...(await measureOnboarding())];
   },
 };
