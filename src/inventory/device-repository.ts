@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { CompiledQueries } from '../core/storage/compiled-queries.js';
 import type { Device, SoftwareComponent } from './schema.js';
 import type {
   DeviceFilter,
@@ -10,6 +11,9 @@ import type {
 
 /** The database or an open transaction on it. */
 export type InventoryExecutor = Kysely<object> | Transaction<object>;
+
+/** Statements every enrolment and registration runs, compiled once. */
+const queries = new CompiledQueries();
 
 export interface DeviceUpdateOptions {
   /** Replace the stored MAC addresses with `device.macAddresses`. */
@@ -26,8 +30,10 @@ export interface DeviceUpdateOptions {
  */
 export class DeviceRepository {
   async insert(executor: InventoryExecutor, device: Device): Promise<void> {
-    const db = executor.withTables<InventoryTables>();
-    await db.insertInto('device').values(toRow(device)).execute();
+    const row = toRow(device);
+    await queries.execute(executor, 'device:insert', Object.values(row), () =>
+      executor.withTables<InventoryTables>().insertInto('device').values(row),
+    );
     await this.insertMacAddresses(executor, device.id, device.macAddresses);
     await this.insertComponents(executor, device.id, device.softwareComponents);
   }
@@ -44,13 +50,19 @@ export class DeviceRepository {
   ): Promise<boolean> {
     const db = executor.withTables<InventoryTables>();
     const id = device.id;
-    const result = await db
-      .updateTable('device')
-      .set(toChangedColumns(device))
-      .where('id', '=', id)
-      .where('version', '=', expectedVersion)
-      .executeTakeFirst();
-    if (result.numUpdatedRows === 0n) {
+    const columns = toChangedColumns(device);
+    const result = await queries.execute(
+      executor,
+      'device:update',
+      [...Object.values(columns), id, expectedVersion],
+      () =>
+        db
+          .updateTable('device')
+          .set(columns)
+          .where('id', '=', id)
+          .where('version', '=', expectedVersion),
+    );
+    if (result.numAffectedRows === 0n) {
       return false;
     }
     if (options.macAddressesChanged) {
@@ -79,14 +91,21 @@ export class DeviceRepository {
     executor: InventoryExecutor,
     identity: { manufacturer: string; model: string; serialNumber: string },
   ): Promise<Device | undefined> {
-    const row = await executor
-      .withTables<InventoryTables>()
-      .selectFrom('device')
-      .selectAll()
-      .where('manufacturer', '=', identity.manufacturer)
-      .where('model', '=', identity.model)
-      .where('serial_number', '=', identity.serialNumber)
-      .executeTakeFirst();
+    const { manufacturer, model, serialNumber } = identity;
+    const result = await queries.execute(
+      executor,
+      'device:find-by-serial',
+      [manufacturer, model, serialNumber],
+      () =>
+        executor
+          .withTables<InventoryTables>()
+          .selectFrom('device')
+          .selectAll()
+          .where('manufacturer', '=', manufacturer)
+          .where('model', '=', model)
+          .where('serial_number', '=', serialNumber),
+    );
+    const [row] = result.rows;
     if (row === undefined) {
       return undefined;
     }
@@ -98,15 +117,21 @@ export class DeviceRepository {
     executor: InventoryExecutor,
     identity: { manufacturer: string; model: string; serialNumber: string },
   ): Promise<string | undefined> {
-    const row = await executor
-      .withTables<InventoryTables>()
-      .selectFrom('device')
-      .select('id')
-      .where('manufacturer', '=', identity.manufacturer)
-      .where('model', '=', identity.model)
-      .where('serial_number', '=', identity.serialNumber)
-      .executeTakeFirst();
-    return row?.id;
+    const { manufacturer, model, serialNumber } = identity;
+    const result = await queries.execute(
+      executor,
+      'device:find-id-by-serial',
+      [manufacturer, model, serialNumber],
+      () =>
+        executor
+          .withTables<InventoryTables>()
+          .selectFrom('device')
+          .select('id')
+          .where('manufacturer', '=', manufacturer)
+          .where('model', '=', model)
+          .where('serial_number', '=', serialNumber),
+    );
+    return result.rows[0]?.id;
   }
 
   async findIdBySystemId(

@@ -199,7 +199,7 @@ export class AuditTrail {
     }
     await this.queries.execute(
       executor,
-      `${this.storage.dialect}:update-head`,
+      'audit:update-head',
       [seq, prevHash, 1],
       () =>
         executor
@@ -214,7 +214,7 @@ export class AuditTrail {
   /** Reads the chain head; on PostgreSQL the row stays locked until the transaction ends. */
   private async readHead(executor: Executor<object>): Promise<{ seq: number; hash: string }> {
     const dialect = this.storage.dialect;
-    const result = await this.queries.execute(executor, `${dialect}:read-head`, [1], () => {
+    const result = await this.queries.execute(executor, `audit:read-head:${dialect}`, [1], () => {
       const query = executor
         .withTables<AuditTables>()
         .selectFrom('audit_head')
@@ -240,7 +240,7 @@ export class AuditTrail {
     const parameters = rows.flatMap((row) => AUDIT_EVENT_COLUMNS.map((column) => row[column]));
     await this.queries.execute(
       executor,
-      `${this.storage.dialect}:insert-events:${rows.length}`,
+      `audit:insert-events:${rows.length}`,
       parameters,
       () =>
         executor

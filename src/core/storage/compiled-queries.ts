@@ -1,4 +1,4 @@
-import { CompiledQuery, type Compilable, type Kysely, type QueryResult } from 'kysely';
+import { CompiledQuery, sql, type Compilable, type Kysely, type QueryResult } from 'kysely';
 import { MedwardError, ErrorKind } from '../errors.js';
 
 /**
@@ -6,8 +6,9 @@ import { MedwardError, ErrorKind } from '../errors.js';
  * parameters. Building and compiling a Kysely query costs tens of
  * microseconds, more than SQLite takes to run a short statement, so a
  * component that runs the same statement shape on every request keeps it
- * here. Keys must name everything that changes the SQL text: the dialect,
- * the statement and, for multi-row inserts, the row count.
+ * here. Keys must name what changes the SQL text besides the dialect,
+ * which is told apart by itself: the statement and, for multi-row inserts,
+ * the row count.
  */
 export class CompiledQueries {
   private readonly texts = new Map<string, string>();
@@ -24,15 +25,33 @@ export class CompiledQueries {
     parameters: readonly unknown[],
     build: () => Compilable<R>,
   ): Promise<QueryResult<R>> {
-    let text = this.texts.get(key);
+    const dialectKey = `${placeholderOf(executor)}${key}`;
+    let text = this.texts.get(dialectKey);
     if (text === undefined) {
       const compiled = build().compile();
       assertSameParameters(key, compiled.parameters, parameters);
       text = compiled.sql;
-      this.texts.set(key, text);
+      this.texts.set(dialectKey, text);
     }
     return executor.executeQuery<R>(CompiledQuery.raw(text, [...parameters]));
   }
+}
+
+/** Parameter placeholders by executor: `?` on SQLite, `$1` on PostgreSQL. */
+const placeholders = new WeakMap<Kysely<object>, string>();
+
+/**
+ * Returns how the executor's dialect writes a parameter, which tells the
+ * dialects apart. Compiling this one-parameter fragment costs a few
+ * microseconds and is done once per executor (a database or a transaction).
+ */
+function placeholderOf(executor: Kysely<object>): string {
+  let placeholder = placeholders.get(executor);
+  if (placeholder === undefined) {
+    placeholder = sql`${0}`.compile(executor).sql;
+    placeholders.set(executor, placeholder);
+  }
+  return placeholder;
 }
 
 function assertSameParameters(

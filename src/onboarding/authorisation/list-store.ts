@@ -1,4 +1,5 @@
 import type { Executor } from '../../core/audit/index.js';
+import { CompiledQueries } from '../../core/storage/compiled-queries.js';
 import type { ListEntry, ListRevocation } from './list-schema.js';
 
 export interface AuthorisationListTable {
@@ -55,6 +56,9 @@ export type AuthorisationTables = {
   onboarding_revocation: RevocationTable;
   onboarding_bootstrap_secret: BootstrapSecretTable;
 };
+
+/** The statements every enrolment runs, compiled once. */
+const queries = new CompiledQueries();
 
 /** List id of the entries operators add by approving a device that is on no list. */
 export const MANUAL_LIST_ID = 'manual';
@@ -204,39 +208,40 @@ function toCandidate(row: CandidateRow): EnrolmentCandidate {
 }
 
 /**
- * Entries for a serial number across all lists, each with the expiry of its
- * list and the revocation of its device, in one query.
+ * Finds the entries for a serial number across all lists, each with the
+ * expiry of its list and the revocation of its device, in one query.
  */
 export async function findEnrolmentCandidates(
   executor: Executor<object>,
   serialNumber: string,
 ): Promise<EnrolmentCandidate[]> {
-  const rows = await tables(executor)
-    .selectFrom('onboarding_authorisation_entry as e')
-    .leftJoin('onboarding_authorisation_list as l', 'l.list_id', 'e.list_id')
-    .leftJoin('onboarding_revocation as r', (join) =>
-      join
-        .onRef('r.manufacturer', '=', 'e.manufacturer')
-        .onRef('r.model', '=', 'e.model')
-        .onRef('r.serial_number', '=', 'e.serial_number'),
-    )
-    .select([
-      'e.list_id',
-      'e.entry',
-      'l.expires_at',
-      'r.list_id as revocation_list_id',
-      'r.reason as revocation_reason',
-    ])
-    .where('e.serial_number', '=', serialNumber)
-    .orderBy('e.list_id')
-    .execute();
-  return rows.map(toCandidate);
+  const result = await queries.execute(executor, 'enrolment-candidates', [serialNumber], () =>
+    tables(executor)
+      .selectFrom('onboarding_authorisation_entry as e')
+      .leftJoin('onboarding_authorisation_list as l', 'l.list_id', 'e.list_id')
+      .leftJoin('onboarding_revocation as r', (join) =>
+        join
+          .onRef('r.manufacturer', '=', 'e.manufacturer')
+          .onRef('r.model', '=', 'e.model')
+          .onRef('r.serial_number', '=', 'e.serial_number'),
+      )
+      .select([
+        'e.list_id',
+        'e.entry',
+        'l.expires_at',
+        'r.list_id as revocation_list_id',
+        'r.reason as revocation_reason',
+      ])
+      .where('e.serial_number', '=', serialNumber)
+      .orderBy('e.list_id'),
+  );
+  return result.rows.map(toCandidate);
 }
 
 /**
- * A stored bootstrap secret with the entry it was issued for (undefined
- * when that entry is gone), the entry's list expiry and its device's
- * revocation, in one query.
+ * Finds a stored bootstrap secret with the entry it was issued for
+ * (undefined when that entry is gone), the entry's list expiry and its
+ * device's revocation, in one query.
  */
 export async function findSecretCandidate(
   executor: Executor<object>,
@@ -244,27 +249,29 @@ export async function findSecretCandidate(
 ): Promise<
   { secret: BootstrapSecretTable; candidate: EnrolmentCandidate | undefined } | undefined
 > {
-  const row = await tables(executor)
-    .selectFrom('onboarding_bootstrap_secret as s')
-    .leftJoin('onboarding_authorisation_entry as e', (join) =>
-      join.onRef('e.list_id', '=', 's.list_id').onRef('e.entry_id', '=', 's.entry_id'),
-    )
-    .leftJoin('onboarding_authorisation_list as l', 'l.list_id', 'e.list_id')
-    .leftJoin('onboarding_revocation as r', (join) =>
-      join
-        .onRef('r.manufacturer', '=', 'e.manufacturer')
-        .onRef('r.model', '=', 'e.model')
-        .onRef('r.serial_number', '=', 'e.serial_number'),
-    )
-    .selectAll('s')
-    .select([
-      'e.entry',
-      'l.expires_at as list_expires_at',
-      'r.list_id as revocation_list_id',
-      'r.reason as revocation_reason',
-    ])
-    .where('s.secret_hash', '=', secretHash)
-    .executeTakeFirst();
+  const result = await queries.execute(executor, 'secret-candidate', [secretHash], () =>
+    tables(executor)
+      .selectFrom('onboarding_bootstrap_secret as s')
+      .leftJoin('onboarding_authorisation_entry as e', (join) =>
+        join.onRef('e.list_id', '=', 's.list_id').onRef('e.entry_id', '=', 's.entry_id'),
+      )
+      .leftJoin('onboarding_authorisation_list as l', 'l.list_id', 'e.list_id')
+      .leftJoin('onboarding_revocation as r', (join) =>
+        join
+          .onRef('r.manufacturer', '=', 'e.manufacturer')
+          .onRef('r.model', '=', 'e.model')
+          .onRef('r.serial_number', '=', 'e.serial_number'),
+      )
+      .selectAll('s')
+      .select([
+        'e.entry',
+        'l.expires_at as list_expires_at',
+        'r.list_id as revocation_list_id',
+        'r.reason as revocation_reason',
+      ])
+      .where('s.secret_hash', '=', secretHash),
+  );
+  const [row] = result.rows;
   if (row === undefined) {
     return undefined;
   }
@@ -369,11 +376,16 @@ export async function consumeSecret(
   deviceId: string,
   nowIso: string,
 ): Promise<boolean> {
-  const result = await tables(executor)
-    .updateTable('onboarding_bootstrap_secret')
-    .set({ consumed_at: nowIso, consumed_by: deviceId })
-    .where('secret_hash', '=', secretHash)
-    .where('consumed_at', 'is', null)
-    .executeTakeFirst();
-  return result.numUpdatedRows === 1n;
+  const result = await queries.execute(
+    executor,
+    'consume-secret',
+    [nowIso, deviceId, secretHash],
+    () =>
+      tables(executor)
+        .updateTable('onboarding_bootstrap_secret')
+        .set({ consumed_at: nowIso, consumed_by: deviceId })
+        .where('secret_hash', '=', secretHash)
+        .where('consumed_at', 'is', null),
+  );
+  return result.numAffectedRows === 1n;
 }

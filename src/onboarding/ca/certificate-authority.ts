@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { AuditEntry, AuditTrail, Executor } from '../../core/audit/index.js';
 import { ErrorKind, MedwardError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
+import { CompiledQueries } from '../../core/storage/compiled-queries.js';
 import type { Storage } from '../../core/storage/index.js';
 import type { CertificatesConfig } from '../config.js';
 import type { CaMaterial } from './ca-material.js';
@@ -62,7 +63,7 @@ export type CaTables = {
   onboarding_ca_state: CaStateTable;
 };
 
-/** How record() and storeIssued() file a certificate. */
+/** Filing details of a certificate for record() and storeIssued(). */
 export interface RecordOptions {
   deviceId: string | null;
   kind: 'device' | 'server';
@@ -120,6 +121,7 @@ export class CertificateAuthority {
   private readonly now: () => Date;
   private crlCache: { der: Buffer; stamp: string; thisUpdate: number } | undefined;
   private encodedExtensions: EncodedExtensions | undefined;
+  private readonly queries = new CompiledQueries();
   private crlBuilding: Promise<Buffer> | undefined;
 
   constructor(options: CertificateAuthorityOptions) {
@@ -275,24 +277,23 @@ export class CertificateAuthority {
   ): Promise<AuditEntry> {
     const certificate = issued.parsed;
     const subject = formatName(certificate.subject);
-    await executor
-      .withTables<CaTables>()
-      .insertInto('onboarding_certificate')
-      .values({
-        serial_number: certificate.serialNumberHex,
-        device_id: options.deviceId,
-        kind: options.kind,
-        fingerprint: certificate.fingerprint,
-        subject,
-        not_before: certificate.notBefore.toISOString(),
-        not_after: certificate.notAfter.toISOString(),
-        issued_at: this.now().toISOString(),
-        status: 'valid',
-        revoked_at: null,
-        revocation_reason: null,
-        der: certificate.der.toString('base64'),
-      })
-      .execute();
+    const row: CertificateTable = {
+      serial_number: certificate.serialNumberHex,
+      device_id: options.deviceId,
+      kind: options.kind,
+      fingerprint: certificate.fingerprint,
+      subject,
+      not_before: certificate.notBefore.toISOString(),
+      not_after: certificate.notAfter.toISOString(),
+      issued_at: this.now().toISOString(),
+      status: 'valid',
+      revoked_at: null,
+      revocation_reason: null,
+      der: certificate.der.toString('base64'),
+    };
+    await this.queries.execute(executor, 'certificate:insert', Object.values(row), () =>
+      executor.withTables<CaTables>().insertInto('onboarding_certificate').values(row),
+    );
     return {
       event: 'certificate.issue',
       action: 'C',
