@@ -95,6 +95,19 @@ export { Ieee11073Manager } from './manager/manager.js';
 export type { Ieee11073ManagerDeps } from './manager/manager.js';
 export { OBSERVATION_COMMITTED_SUBJECT } from './manager/publisher.js';
 export type { CommittedObservation, ObservationCommittedEvent } from './manager/publisher.js';
+export {
+  AgentSpecialization,
+  AssociationDescription,
+  MdsDescription,
+  describeAssociation,
+} from './manager/association-description.js';
+export type { DescribedAssociationRow } from './manager/association-description.js';
+export {
+  ASSOCIATION_ENDED_SUBJECT,
+  ASSOCIATION_OPERATING_SUBJECT,
+  ASSOCIATION_SUBJECTS,
+  AssociationEndedEvent,
+} from './manager/association-events.js';
 export { Ieee11073Repository } from './store/repository.js';
 export type { ObservationPage, ObservationQuery } from './store/repository.js';
 export { ieee11073Migrations } from './store/tables.js';

@@ -1,13 +1,19 @@
 /**
- * The interworking component: consumes the manager's committed observations
- * from the bus and writes them to the oneM2M CSE and the FHIR exporter.
+ * The interworking component: consumes the manager's association events and
+ * committed observations from the bus and writes them to the oneM2M CSE and
+ * the FHIR exporter.
  */
 import type { AuditTrail } from '../core/audit/index.js';
 import type { BusMessage, EventBus, Subscription } from '../core/bus/index.js';
 import type { Component } from '../core/lifecycle.js';
 import type { Logger } from '../core/logger.js';
-import { OBSERVATION_COMMITTED_SUBJECT, type Ieee11073Repository } from '../ieee11073/index.js';
+import {
+  ASSOCIATION_SUBJECTS,
+  OBSERVATION_COMMITTED_SUBJECT,
+  type Ieee11073Repository,
+} from '../ieee11073/index.js';
 import type { Onem2mCse } from '../onem2m/index.js';
+import { parseAssociationEvent } from './association-events.js';
 import { BoundaryGuard } from './boundary.js';
 import { CommandPath, type AgentCommandRunner } from './command-path.js';
 import type { InterworkingConfig } from './config.js';
@@ -17,6 +23,8 @@ import { Onem2mDeviceBridge } from './onem2m-bridge.js';
 
 /** Durable bus group of the oneM2M writer. */
 export const ONEM2M_GROUP = 'interworking-onem2m';
+/** Durable bus group of the oneM2M writer of association events. */
+export const ONEM2M_ASSOCIATION_GROUP = 'interworking-onem2m-association';
 /** Durable bus group of the FHIR feed. */
 export const FHIR_GROUP = 'interworking-fhir';
 
@@ -90,13 +98,21 @@ export class InterworkingComponent implements Component {
     await this.commands?.start();
     this.subscriptions.push(
       await this.deps.bus.subscribe({
+        subject: ASSOCIATION_SUBJECTS,
+        group: ONEM2M_ASSOCIATION_GROUP,
+        handler: (message) => this.associationToOnem2m(message),
+      }),
+    );
+    this.subscriptions.push(
+      await this.deps.bus.subscribe({
         subject: OBSERVATION_COMMITTED_SUBJECT,
         group: ONEM2M_GROUP,
         handler: (message) => this.toOnem2m(message),
       }),
     );
     const fhir = this.deps.fhir;
-    if (this.deps.config.fhirExport && fhir !== undefined) {
+    const fhirExport = this.deps.config.fhirExport && fhir !== undefined;
+    if (fhirExport) {
       this.subscriptions.push(
         await this.deps.bus.subscribe({
           subject: OBSERVATION_COMMITTED_SUBJECT,
@@ -107,7 +123,7 @@ export class InterworkingComponent implements Component {
     }
     this.logger.info(
       {
-        fhir: this.subscriptions.length > 1,
+        fhir: fhirExport,
         applications: this.deps.config.applicationOriginators.length,
       },
       'interworking started',
@@ -119,6 +135,26 @@ export class InterworkingComponent implements Component {
     await Promise.all(subscriptions.map((subscription) => subscription.close()));
     await this.commands?.stop();
     this.logger.info('interworking stopped');
+  }
+
+  private async associationToOnem2m(message: BusMessage): Promise<void> {
+    const event = parseAssociationEvent(message.subject, message.data);
+    if (event === undefined) {
+      return;
+    }
+    try {
+      if (event.kind === 'operating') {
+        await this.onem2m.describe(event.description);
+      } else {
+        await this.onem2m.end(event.ended);
+      }
+    } catch (error) {
+      this.logger.warn(
+        { err: error, subject: message.subject, messageId: message.id },
+        'interworking oneM2M association write failed; the event is redelivered',
+      );
+      throw error;
+    }
   }
 
   private async toOnem2m(message: BusMessage): Promise<void> {

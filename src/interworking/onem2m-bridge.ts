@@ -1,24 +1,34 @@
 /**
- * IEEE 11073-20601 to oneM2M: each agent becomes an AE with an `mds`
- * container, one container per metric and one contentInstance per
- * observation, written through the CSE's in-process API.
+ * IEEE 11073-20601 to oneM2M: each associated agent becomes an AE with an
+ * `mds` container that contains one descriptor per association, one container
+ * per metric and one contentInstance per observation, written through the
+ * CSE's in-process API.
  */
 import { ErrorKind, MedwardError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { DeviceObservation } from '../ieee11073/index.js';
+import {
+  describeAssociation,
+  type AssociationDescription,
+  type AssociationEndedEvent,
+  type DeviceObservation,
+} from '../ieee11073/index.js';
 import type { Onem2mCse, RequestPrimitive, ResponsePrimitive } from '../onem2m/index.js';
 import type { DeviceObservations } from './observation-source.js';
 import {
   CONTENT_INFO_JSON,
+  GENERIC_SPECIALIZATION,
   MDS_CONTAINER,
   agentAcpName,
   agentAeId,
   agentAppId,
+  agentLabels,
   mdsContent,
   metricContainerName,
   observationContent,
   observationInstanceName,
+  specializationNames,
   specializationOf,
+  type AssociationLabel,
 } from './onem2m-mapping.js';
 
 /** accessControlOperations bits (TS-0004): CREATE 1, RETRIEVE 2, UPDATE 4, DELETE 8, NOTIFY 16, DISCOVERY 32. */
@@ -30,7 +40,11 @@ const ACOP_DISCOVERY = 32;
 const RSC_CREATED = 2001;
 const RSC_OK = 2000;
 const RSC_UPDATED = 2004;
+const RSC_NOT_FOUND = 4004;
 const RSC_CONFLICT = 4105;
+
+/** Ended associations remembered so that a late operating event does not label them operating. */
+const ENDED_ASSOCIATIONS_KEPT = 10000;
 
 export interface Onem2mBridgeOptions {
   cse: Pick<Onem2mCse, 'handle'>;
@@ -51,16 +65,29 @@ const COMMAND_SUBSCRIPTION = 'interworking';
 /** notificationEventType: create of a direct child resource. */
 const NET_CREATE_CHILD = 3;
 
+/** An association as the AE's labels report it, with its start time for ordering. */
+type LabelledAssociation = AssociationLabel & { startedAtMs: number };
+
 interface ProvisionedDevice {
   aeId: string;
   acpRi: string;
   containers: Set<string>;
   /** Association whose MDS facts the `mds` container holds. */
   mdsAssociationId: string | undefined;
+  /** Specialization names in the AE's labels. */
+  specializations: string[];
+  /**
+   * The newest association the AE's labels report, with its start time.
+   * NOTE: kept in memory only, so after a restart the first association event
+   * of a device sets its labels even when it is a stale redelivery.
+   */
+  association: LabelledAssociation | undefined;
 }
 
 export class Onem2mDeviceBridge {
   private readonly devices = new Map<string, ProvisionedDevice>();
+  private readonly provisioning = new Map<string, Promise<ProvisionedDevice>>();
+  private readonly endedAssociations = new Set<string>();
   private requests = 0;
 
   constructor(private readonly options: Onem2mBridgeOptions) {}
@@ -75,24 +102,122 @@ export class Onem2mDeviceBridge {
    * (a redelivered event) are left as they are.
    */
   async write(batch: DeviceObservations): Promise<void> {
-    const device = await this.provision(batch);
     const latest = batch.observations.at(-1);
     const association =
       latest === undefined ? undefined : batch.associations.get(latest.associationId);
-    if (association !== undefined && association.mds_json !== null) {
-      if (device.mdsAssociationId !== association.id) {
-        const content = mdsContent(
-          batch.deviceSystemId,
-          specializationOf(batch.observations),
-          association,
-        );
-        await this.createInstance(device, MDS_CONTAINER, `mds-${association.id}`, content);
-        device.mdsAssociationId = association.id;
-      }
+    const description = association === undefined ? undefined : describeAssociation(association);
+    const declared = specializationNames(description?.specializations ?? []);
+    const device = await this.provision(
+      batch.deviceSystemId,
+      declared.length > 0 ? declared : [specializationOf(batch.observations)],
+    );
+    // The operating event writes the same descriptor; whichever comes first creates it.
+    if (
+      description !== undefined &&
+      description.mds !== null &&
+      device.mdsAssociationId !== description.associationId
+    ) {
+      await this.writeDescriptor(device, description);
     }
     for (const observation of batch.observations) {
       await this.writeObservation(device, observation);
     }
+  }
+
+  /**
+   * Provisions the agent of an operating association, writes its MDS
+   * descriptor and labels the AE with the association. Safe to repeat and to
+   * receive after the association ended or after a newer one.
+   */
+  async describe(description: AssociationDescription): Promise<void> {
+    const declared = specializationNames(description.specializations);
+    const names = declared.length > 0 ? declared : [GENERIC_SPECIALIZATION];
+    const device = await this.provision(description.systemId, names);
+    const startedAtMs = Date.parse(description.startedAt);
+    if (device.association !== undefined && startedAtMs < device.association.startedAtMs) {
+      return;
+    }
+    if (device.mdsAssociationId !== description.associationId) {
+      await this.writeDescriptor(device, description);
+    }
+    const id = description.associationId;
+    const state = this.endedAssociations.has(id) ? 'ended' : 'operating';
+    await this.label(device, description.systemId, names, { id, state, startedAtMs });
+  }
+
+  /**
+   * Labels the AE of an agent whose association ended. An agent without an
+   * AE gets none: its association ended before it was operating.
+   */
+  async end(event: AssociationEndedEvent): Promise<void> {
+    if (this.endedAssociations.size >= ENDED_ASSOCIATIONS_KEPT) {
+      this.endedAssociations.clear();
+    }
+    this.endedAssociations.add(event.associationId);
+    let device = this.devices.get(event.systemId);
+    if (device === undefined) {
+      const aeId = agentAeId(event.systemId);
+      // The administrator, because the CSE rejects an unregistered AE-ID as originator (4106).
+      const ae = await this.send({
+        op: 2,
+        to: `${this.options.cseName}/${aeId}`,
+        fr: this.options.adminOriginator,
+      });
+      if (ae.rsc === RSC_NOT_FOUND) {
+        return;
+      }
+      this.expect(ae, [RSC_OK], `AE ${aeId}`);
+      device = await this.provision(event.systemId, specializationsInLabels(ae));
+    }
+    await this.label(device, event.systemId, device.specializations, {
+      id: event.associationId,
+      state: 'ended',
+      startedAtMs: Date.parse(event.startedAt),
+    });
+  }
+
+  private async writeDescriptor(
+    device: ProvisionedDevice,
+    description: AssociationDescription,
+  ): Promise<void> {
+    const name = `mds-${description.associationId}`;
+    await this.createInstance(device, MDS_CONTAINER, name, mdsContent(description));
+    device.mdsAssociationId = description.associationId;
+  }
+
+  /**
+   * Sets the AE's labels to `association` unless the labels already report
+   * it, or a newer association, or its end.
+   */
+  private async label(
+    device: ProvisionedDevice,
+    systemId: string,
+    specializations: string[],
+    association: LabelledAssociation,
+  ): Promise<void> {
+    const current = device.association;
+    if (current !== undefined) {
+      if (association.startedAtMs < current.startedAtMs) {
+        return;
+      }
+      const sameAssociation = current.id === association.id;
+      if (sameAssociation && (current.state === 'ended' || current.state === association.state)) {
+        return;
+      }
+    }
+    const response = await this.send({
+      op: 3,
+      to: `${this.options.cseName}/${device.aeId}`,
+      fr: device.aeId,
+      pc: {
+        'm2m:ae': {
+          lbl: agentLabels(systemId, specializations, association),
+        },
+      },
+    });
+    this.expect(response, [RSC_UPDATED], `labels of AE ${device.aeId}`);
+    device.specializations = specializations;
+    device.association = association;
   }
 
   private async writeObservation(
@@ -109,16 +234,36 @@ export class Onem2mDeviceBridge {
     );
   }
 
-  private async provision(batch: DeviceObservations): Promise<ProvisionedDevice> {
-    const known = this.devices.get(batch.deviceSystemId);
+  /**
+   * Returns the device's resources, creating those that do not exist. Calls
+   * for a device whose creation is under way wait for it.
+   */
+  private provision(
+    systemId: string,
+    specializations: readonly string[],
+  ): Promise<ProvisionedDevice> {
+    const known = this.devices.get(systemId);
     if (known !== undefined) {
-      return known;
+      return Promise.resolve(known);
     }
+    let pending = this.provisioning.get(systemId);
+    if (pending === undefined) {
+      pending = this.createDevice(systemId, specializations).finally(() => {
+        this.provisioning.delete(systemId);
+      });
+      this.provisioning.set(systemId, pending);
+    }
+    return pending;
+  }
+
+  private async createDevice(
+    systemId: string,
+    specializations: readonly string[],
+  ): Promise<ProvisionedDevice> {
     const { cseName } = this.options;
-    const systemId = batch.deviceSystemId;
     const aeId = agentAeId(systemId);
     const acpRi = await this.ensureAcp(systemId, aeId);
-    const specialization = specializationOf(batch.observations);
+    const specialization = specializations[0] ?? GENERIC_SPECIALIZATION;
     const ae = await this.send({
       op: 1,
       to: cseName,
@@ -131,7 +276,7 @@ export class Onem2mDeviceBridge {
           rr: false,
           srv: ['3'],
           acpi: [acpRi],
-          lbl: [`ieee11073/systemId/${systemId}`, `ieee11073/specialization/${specialization}`],
+          lbl: agentLabels(systemId, specializations),
         },
       },
     });
@@ -141,13 +286,15 @@ export class Onem2mDeviceBridge {
       acpRi,
       containers: new Set(),
       mdsAssociationId: undefined,
+      specializations: [...specializations],
+      association: undefined,
     };
     await this.ensureContainer(device, MDS_CONTAINER);
     await this.ensureContainer(device, this.options.commandContainer);
     await this.ensureContainer(device, this.resultContainer());
     await this.subscribeCommands(device, systemId);
     this.devices.set(systemId, device);
-    this.options.logger.info({ systemId, aeId, specialization }, 'interworking device AE ready');
+    this.options.logger.info({ systemId, aeId, specializations }, 'interworking device AE ready');
     return device;
   }
 
@@ -302,4 +449,14 @@ export class Onem2mDeviceBridge {
       { details: { rsc: response.rsc, what } },
     );
   }
+}
+
+/** Specialization names in the labels of a retrieved AE. */
+function specializationsInLabels(response: ResponsePrimitive): string[] {
+  const ae = (response.pc as Record<string, Record<string, unknown>> | undefined)?.['m2m:ae'];
+  const labels = Array.isArray(ae?.lbl) ? ae.lbl : [];
+  const prefix = 'ieee11073/specialization/';
+  return labels
+    .filter((label): label is string => typeof label === 'string' && label.startsWith(prefix))
+    .map((label) => label.slice(prefix.length));
 }

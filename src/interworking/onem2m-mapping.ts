@@ -3,11 +3,14 @@
  * resource tree: names, AE attributes and contentInstance content.
  */
 import {
+  listSpecializations,
   measurementStatusFlags,
+  referenceIdOf,
   specializationsOf,
+  type AgentSpecialization,
+  type AssociationDescription,
   type DeviceObservation,
 } from '../ieee11073/index.js';
-import type { AssociationRecord } from './observation-source.js';
 
 /** contentInfo of every contentInstance the bridge writes: JSON, no further encoding. */
 export const CONTENT_INFO_JSON = 'application/json:0';
@@ -25,18 +28,67 @@ export function agentAcpName(systemId: string): string {
   return `acp-ieee11073-${systemId}`;
 }
 
+/** Specialization name of a device whose specialization is not known. */
+export const GENERIC_SPECIALIZATION = 'generic';
+
+/** Id and state of an agent's newest association, as its AE's labels give them. */
+export interface AssociationLabel {
+  id: string;
+  state: 'operating' | 'ended';
+}
+
+function slug(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+}
+
 /**
- * Specialization of a device named by its observation types, lowercase
- * (`bpm`, `scale`), or `generic` when no type belongs to a known one.
+ * Name of a specialization profile code in labels and App-IDs, lowercase
+ * (`blood-pressure-monitor`), or `mdc-<code>` for a profile medward's table lacks.
+ */
+export function specializationName(profileCode: number): string {
+  const known = listSpecializations().find((entry) => entry.profileCode === profileCode);
+  return known === undefined ? `mdc-${profileCode}` : slug(known.name);
+}
+
+/** Names of an agent's specializations, without repeats. */
+export function specializationNames(specializations: readonly AgentSpecialization[]): string[] {
+  return [...new Set(specializations.map((entry) => specializationName(entry.code)))];
+}
+
+/**
+ * Specialization of a device named by its observation types, or `generic`
+ * when no type belongs to a known one.
  */
 export function specializationOf(observations: readonly DeviceObservation[]): string {
   for (const observation of observations) {
     const specialization = specializationsOf(observation.type)[0];
     if (specialization !== undefined) {
-      return specialization.name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+      return slug(specialization.name);
     }
   }
-  return 'generic';
+  return GENERIC_SPECIALIZATION;
+}
+
+/**
+ * Labels of an agent's AE: its system id, its specializations and, once an
+ * association event arrived, the id and state of its newest association.
+ */
+export function agentLabels(
+  systemId: string,
+  specializations: readonly string[],
+  association?: AssociationLabel,
+): string[] {
+  const labels = [
+    `ieee11073/systemId/${systemId}`,
+    ...specializations.map((name) => `ieee11073/specialization/${name}`),
+  ];
+  if (association !== undefined) {
+    labels.push(
+      `ieee11073/associationId/${association.id}`,
+      `ieee11073/associationState/${association.state}`,
+    );
+  }
+  return labels;
 }
 
 /** App-ID of an agent's AE. */
@@ -54,29 +106,32 @@ export function observationInstanceName(observation: DeviceObservation): string 
   return `obs-${observation.id}`;
 }
 
-/** Content of the `mds` contentInstance: the MDS facts the manager read after association. */
-export function mdsContent(
-  systemId: string,
-  specialization: string,
-  association: AssociationRecord | undefined,
-): Record<string, unknown> {
-  let details: Record<string, unknown> = {};
-  if (typeof association?.mds_json === 'string') {
-    details = JSON.parse(association.mds_json) as Record<string, unknown>;
-  }
+/**
+ * Content of the `mds` contentInstance: the agent's specializations and the
+ * MDS facts the manager read after association, null or empty where the MDS
+ * GET returned none.
+ */
+export function mdsContent(description: AssociationDescription): Record<string, unknown> {
+  const mds = description.mds;
   return {
-    systemId,
-    specialization,
+    systemId: description.systemId,
+    specialization: specializationNames(description.specializations)[0] ?? GENERIC_SPECIALIZATION,
+    specializations: description.specializations.map((entry) => ({
+      code: entry.code,
+      referenceId: referenceIdOf(entry.code) ?? null,
+      version: entry.version ?? null,
+    })),
     systemModel: {
-      manufacturer: association?.manufacturer ?? null,
-      modelNumber: association?.model_number ?? null,
+      manufacturer: mds?.manufacturer ?? null,
+      modelNumber: mds?.modelNumber ?? null,
     },
-    devConfigId: association?.dev_config_id ?? null,
-    productionSpecification: details.productionSpecification ?? [],
-    regCertDataList: details.regCertDataList ?? [],
-    timeInfo: details.mdsTimeInfo ?? null,
-    timeSet: association?.time_set === 1,
-    associationId: association?.id ?? null,
+    devConfigId: description.devConfigId,
+    productionSpecification: mds?.productionSpecification ?? [],
+    regCertDataList: mds?.regCertDataList ?? [],
+    timeInfo: mds?.timeInfo ?? null,
+    timeSet: mds?.timeSet ?? false,
+    associationId: description.associationId,
+    associationStartedAt: description.startedAt,
   };
 }
 

@@ -28,6 +28,7 @@ import {
   type AgentCommand,
   type AgentCommandResult,
 } from './agent-commands.js';
+import { AssociationEventPublisher } from './association-events.js';
 import { ConfigurationCache } from './configuration-cache.js';
 import { ManagerMetrics } from './metrics.js';
 import { ObservationPublisher } from './publisher.js';
@@ -67,6 +68,7 @@ export class Ieee11073Manager implements Component {
   private readonly committer: GroupCommitter;
   private writer: SqliteObservationWriter | undefined;
   private readonly publisher: ObservationPublisher;
+  private readonly associationEvents: AssociationEventPublisher;
   private readonly configurations: ConfigurationCache;
   private readonly sessions = new Set<ManagerSession>();
   private listener: TcpApduListener | undefined;
@@ -83,6 +85,7 @@ export class Ieee11073Manager implements Component {
       () => [...this.sessions].filter((session) => isAssociated(session.state)).length,
     );
     this.publisher = new ObservationPublisher(deps.bus, this.logger, this.metrics);
+    this.associationEvents = new AssociationEventPublisher(deps.bus, this.logger);
     this.committer = new GroupCommitter({
       storage: deps.storage,
       // Observation-only commits go to the writer thread once `start` found a SQLite file.
@@ -216,6 +219,7 @@ export class Ieee11073Manager implements Component {
         repository: this.repository,
         audit: this.deps.audit,
         configurations: this.configurations,
+        associationEvents: this.associationEvents,
         accepting: () => this.accepting,
       },
       (closed) => {
@@ -269,6 +273,7 @@ export class Ieee11073Manager implements Component {
     await this.writer?.stop();
     this.writer = undefined;
     await this.publisher.drain();
+    await this.associationEvents.drain();
     this.listener = undefined;
     this.logger.info('ieee11073 manager stopped');
   }

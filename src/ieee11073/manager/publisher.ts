@@ -5,14 +5,12 @@ import type { EventBus } from '../../core/bus/index.js';
 import type { Logger } from '../../core/logger.js';
 import type { Observation, ObservationValue } from '../store/model.js';
 import type { ManagerMetrics } from './metrics.js';
+import { TrackedPublishes } from './tracked-publishes.js';
 
 export const OBSERVATION_COMMITTED_SUBJECT = 'ieee11073.observation.committed';
 
 /** Observations per bus message, which keeps a message far below the bus's 1 MiB cap. */
 const OBSERVATIONS_PER_MESSAGE = 200;
-
-/** Repeated publish failures are logged at most this often. */
-const FAILURE_LOG_INTERVAL_MS = 10000;
 
 /**
  * One committed observation as the event carries it: six flat fields, the
@@ -85,15 +83,18 @@ export function committedObservation(observation: Observation): CommittedObserva
  * every observation read them from the repository.
  */
 export class ObservationPublisher {
-  private readonly inFlight = new Set<Promise<void>>();
-  private lastFailureLogMs = 0;
-  private suppressedFailures = 0;
+  private readonly publishes: TrackedPublishes;
 
-  constructor(
-    private readonly bus: EventBus,
-    private readonly logger: Logger,
-    private readonly metrics: ManagerMetrics,
-  ) {}
+  constructor(bus: EventBus, logger: Logger, metrics: ManagerMetrics) {
+    this.publishes = new TrackedPublishes(
+      bus,
+      logger,
+      'ieee11073 committed observations not published',
+      () => {
+        metrics.publishFailures.inc();
+      },
+    );
+  }
 
   publish(observations: readonly Observation[]): void {
     for (let start = 0; start < observations.length; start += OBSERVATIONS_PER_MESSAGE) {
@@ -103,39 +104,17 @@ export class ObservationPublisher {
         continue;
       }
       const event: ObservationCommittedEvent = { observations: chunk.map(committedObservation) };
-      const publishing = this.bus
-        .publish(OBSERVATION_COMMITTED_SUBJECT, event, {
-          msgId: `ieee11073-observation:${first.id}`,
-        })
-        .catch((error: unknown) => {
-          this.onFailure(error, chunk.length);
-        });
-      this.inFlight.add(publishing);
-      void publishing.finally(() => {
-        this.inFlight.delete(publishing);
-      });
+      this.publishes.publish(
+        OBSERVATION_COMMITTED_SUBJECT,
+        event,
+        `ieee11073-observation:${first.id}`,
+        { observations: chunk.length },
+      );
     }
-  }
-
-  private onFailure(error: unknown, observations: number): void {
-    this.metrics.publishFailures.inc();
-    const now = Date.now();
-    if (now - this.lastFailureLogMs < FAILURE_LOG_INTERVAL_MS) {
-      this.suppressedFailures += 1;
-      return;
-    }
-    this.logger.warn(
-      { err: error, observations, suppressedFailures: this.suppressedFailures },
-      'ieee11073 committed observations not published',
-    );
-    this.lastFailureLogMs = now;
-    this.suppressedFailures = 0;
   }
 
   /** Resolves when every publish started so far has settled. */
-  async drain(): Promise<void> {
-    while (this.inFlight.size > 0) {
-      await Promise.all([...this.inFlight]);
-    }
+  drain(): Promise<void> {
+    return this.publishes.drain();
   }
 }

@@ -48,6 +48,7 @@ import {
   associationRejected,
   type AssociationFacts,
 } from './audit-events.js';
+import type { AssociationEventPublisher, CommitCallback } from './association-events.js';
 import type { ConfigurationCache } from './configuration-cache.js';
 import { checkConfiguration } from './configuration-check.js';
 import {
@@ -72,6 +73,7 @@ export interface SessionServices {
   repository: Ieee11073Repository;
   audit: AuditTrail;
   configurations: ConfigurationCache;
+  associationEvents: AssociationEventPublisher;
   /** False once the manager stops: new AARQs are then rejected as transient. */
   accepting(): boolean;
 }
@@ -83,6 +85,7 @@ interface Association {
   id: string;
   systemId: string;
   devConfigId: number;
+  startedAtMs: number;
   configuration: Configuration | undefined;
   clock: ClockReference;
   /** Settles when the MDS GET after entering operating finished, however it ended. */
@@ -373,10 +376,12 @@ export class ManagerSession implements ApduTransportHandler {
         configuration === undefined
           ? AssociateResult.acceptedUnknownConfig
           : AssociateResult.accepted;
+      const startedAtMs = Date.now();
       const association: Association = {
         id: randomUUID(),
         systemId: hex,
         devConfigId: info.devConfigId,
+        startedAtMs,
         configuration,
         clock: {},
         mdsRead: undefined,
@@ -386,7 +391,6 @@ export class ManagerSession implements ApduTransportHandler {
       };
       const facts = this.facts(association);
       const resultName = associateResultNames[result] ?? String(result);
-      const startedAtMs = Date.now();
       // The acceptance is on record before the agent learns of it.
       await this.services.committer.submit({
         observations: [],
@@ -587,23 +591,39 @@ export class ManagerSession implements ApduTransportHandler {
     this.association = undefined;
     this.tracker.cancelAll(reason);
     this.clearTimer();
-    this.persist(association, { ended_at_ms: Date.now(), end_reason: reason });
+    const endedAtMs = Date.now();
+    this.persist(
+      association,
+      { ended_at_ms: endedAtMs, end_reason: reason },
+      this.services.associationEvents.endedOnCommit(association, endedAtMs, reason),
+    );
   }
 
-  /** Writes association facts through the group commit; failures are logged only. */
-  private persist(association: Association, patch: AssociationPatch): void {
+  /**
+   * Writes association facts through the group commit and calls `onSettled`
+   * once the commit succeeded or failed; failures are logged only.
+   */
+  private persist(
+    association: Association,
+    patch: AssociationPatch,
+    onSettled?: CommitCallback,
+  ): void {
     this.services.committer
       .submit({
         observations: [],
         operation: (transaction: Kysely<object>) =>
           this.services.repository.updateAssociation(transaction, association.id, patch),
       })
-      .catch((error: unknown) => {
-        this.log.warn(
-          { ...this.ids(), associationId: association.id, err: error },
-          'ieee11073 association record not updated',
-        );
-      });
+      .then(
+        () => onSettled?.(true),
+        (error: unknown) => {
+          this.log.warn(
+            { ...this.ids(), associationId: association.id, err: error },
+            'ieee11073 association record not updated',
+          );
+          onSettled?.(false);
+        },
+      );
   }
 
   // ---- data ----
@@ -924,6 +944,7 @@ export class ManagerSession implements ApduTransportHandler {
       'rors-get',
       this.services.config.timeouts.confirmedRequestMs,
     );
+    this.services.associationEvents.expectOperating(association.id);
     this.send(apdus.mdsGetApdu(invokeId));
     association.mdsRead = response.then(
       (message) => {
@@ -933,6 +954,11 @@ export class ManagerSession implements ApduTransportHandler {
       },
       (error: unknown) => {
         this.onRequestFailed(association, 'mds get', error);
+        if (association.ended) {
+          this.services.associationEvents.skipOperating(association.id);
+        } else {
+          this.services.associationEvents.operating(association, undefined);
+        }
       },
     );
   }
@@ -962,7 +988,11 @@ export class ManagerSession implements ApduTransportHandler {
       // One write for both: the MDS facts and the outcome of Set-Time.
       this.setTime(association, record);
     } else {
-      this.persist(association, record);
+      this.persist(
+        association,
+        record,
+        this.services.associationEvents.operatingOnCommit(association, record),
+      );
     }
   }
 
@@ -978,11 +1008,20 @@ export class ManagerSession implements ApduTransportHandler {
         // NOTE: measurements the agent stored before this moment keep time
         // stamps of its old clock but are now read with offset 0.
         association.clock.absoluteOffsetMs = 0;
-        this.persist(association, { ...record, time_set: 1, absolute_offset_ms: 0 });
+        const withTime = { ...record, time_set: 1, absolute_offset_ms: 0 };
+        this.persist(
+          association,
+          withTime,
+          this.services.associationEvents.operatingOnCommit(association, withTime),
+        );
         this.log.debug({ ...this.ids() }, 'ieee11073 agent clock set');
       },
       (error: unknown) => {
-        this.persist(association, record);
+        this.persist(
+          association,
+          record,
+          this.services.associationEvents.operatingOnCommit(association, record),
+        );
         this.onRequestFailed(association, 'set time', error);
       },
     );

@@ -20,6 +20,7 @@ import {
   AssociateResult,
   AssociationBits,
   DATA_PROTO_ID_20601,
+  MdcObject,
   decodeApdu,
   encodeApdu,
   type Apdu,
@@ -253,6 +254,20 @@ export function messageOf(apdu: Apdu): { invokeId: number; message: DataMessage 
     throw new Error(`expected a PRST APDU, got ${apdu.kind}`);
   }
   return apdu.data;
+}
+
+/** MDS attributes of an agent that names its manufacturer and model. */
+export function systemModelAttributes(manufacturer: string, modelNumber: string): Ava[] {
+  const text = (value: string): Uint8Array => new Uint8Array(Buffer.from(value, 'latin1'));
+  return [
+    {
+      attributeId: MdcObject.MDC_ATTR_ID_MODEL,
+      value: {
+        kind: 'system-model',
+        value: { manufacturer: text(manufacturer), modelNumber: text(modelNumber) },
+      },
+    },
+  ];
 }
 
 /** Waits for the manager's MDS GET and answers it with an empty attribute list. */
