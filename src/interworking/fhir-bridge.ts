@@ -2,16 +2,21 @@
  * Manager to FHIR export: maps committed observations and the MDS facts of
  * their association to the exporter's `PhdExportPayload`.
  */
-import type { DeviceObservation } from '../ieee11073/index.js';
+import {
+  describeAssociation,
+  specializationsOf,
+  type AgentSpecialization,
+  type DeviceObservation,
+} from '../ieee11073/index.js';
 import type {
   PhdAgentTime,
+  PhdDeviceInput,
   PhdExportPayload,
   PhdNumberValue,
   PhdObservationInput,
   PhdObservedValue,
-  PhdProductionSpecEntry,
 } from '../fhir/input.js';
-import type { AssociationRecord, DeviceObservations } from './observation-source.js';
+import type { DeviceObservations } from './observation-source.js';
 
 /** MDC_DIM_DIMLESS, the unit the export gets for a numeric without a Unit-Code. */
 const MDC_DIM_DIMLESS = 512;
@@ -129,16 +134,51 @@ function observationInput(observation: DeviceObservation): PhdObservationInput |
   return input;
 }
 
-function productionSpec(details: Record<string, unknown>): PhdProductionSpecEntry[] | undefined {
-  const entries = details.productionSpecification;
-  if (!Array.isArray(entries)) {
-    return undefined;
+/** Specializations inferred from the observation types, for an association that names none. */
+function measuredSpecializations(
+  observations: readonly DeviceObservation[],
+): AgentSpecialization[] {
+  const codes = new Set<number>();
+  for (const observation of observations) {
+    for (const specialization of specializationsOf(observation.type)) {
+      codes.add(specialization.profileCode);
+    }
   }
-  return entries.slice(0, 64).map((entry: Record<string, unknown>) => ({
-    specType: Number(entry.specType),
-    componentId: Number(entry.componentId),
-    value: typeof entry.value === 'string' ? entry.value.slice(0, 256) : '',
+  return [...codes].map((code) => ({ code }));
+}
+
+/**
+ * Maps the device of a batch from the association of its latest observation:
+ * its System-Type-Spec-List (else the specialization of a standard
+ * dev-config-id, else those of the observation types) and its MDS facts.
+ */
+function deviceInput(batch: DeviceObservations): PhdDeviceInput {
+  const latest = batch.observations.at(-1);
+  const association =
+    latest === undefined ? undefined : batch.associations.get(latest.associationId);
+  const description = association === undefined ? undefined : describeAssociation(association);
+  const declared = description?.specializations ?? [];
+  const specializations =
+    declared.length > 0 ? declared : measuredSpecializations(batch.observations);
+  const device: PhdDeviceInput = {
+    systemId: batch.deviceSystemId,
+    specializations: specializations.slice(0, 32),
+  };
+  const mds = description?.mds;
+  if (mds === undefined || mds === null) {
+    return device;
+  }
+  if (mds.manufacturer !== null) {
+    device.manufacturer = mds.manufacturer.slice(0, 256);
+  }
+  if (mds.modelNumber !== null) {
+    device.model = mds.modelNumber.slice(0, 256);
+  }
+  device.productionSpec = mds.productionSpecification.slice(0, 64).map((entry) => ({
+    ...entry,
+    value: entry.value.slice(0, 256),
   }));
+  return device;
 }
 
 /**
@@ -152,24 +192,5 @@ export function phdExportPayload(batch: DeviceObservations): PhdExportPayload | 
   if (observations.length === 0) {
     return undefined;
   }
-  const latest = batch.observations.at(-1);
-  const association: AssociationRecord | undefined =
-    latest === undefined ? undefined : batch.associations.get(latest.associationId);
-  const mdsJson = association?.mds_json;
-  const details =
-    typeof mdsJson === 'string' ? (JSON.parse(mdsJson) as Record<string, unknown>) : {};
-  const spec = productionSpec(details);
-  return {
-    device: {
-      systemId: batch.deviceSystemId,
-      ...(typeof association?.manufacturer === 'string'
-        ? { manufacturer: association.manufacturer }
-        : {}),
-      ...(typeof association?.model_number === 'string' ? { model: association.model_number } : {}),
-      ...(spec === undefined ? {} : { productionSpec: spec }),
-      // TODO: the manager does not store System-Type-Spec-List, so no specialization is passed.
-      specializations: [],
-    },
-    observations,
-  };
+  return { device: deviceInput(batch), observations };
 }

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { parsePhdExportPayload } from '../../src/fhir/input.js';
 import { runSimulation } from '../../src/ieee11073/index.js';
 import { agentAeId } from '../../src/interworking/index.js';
+import { assertValidR4 } from '../fhir/validate.js';
 import { body } from '../onem2m/support.js';
 import { contentOf, startInterworking, until, type InterworkingEnv } from './support.js';
 
@@ -128,6 +129,49 @@ describe('interworking 11073 to oneM2M', () => {
     const types = bundle.entry.map((entry) => entry.resource.resourceType);
     assert.ok(types.includes('Observation'));
     assert.ok(types.includes('Device'));
+  });
+
+  test('fhir device names its specialization', async () => {
+    const bundle = await world.fhir.buildBundleFor({ deviceSystemId: systemId });
+    const device = bundle.entry
+      .map((entry) => entry.resource)
+      .find(
+        (resource) =>
+          resource.resourceType === 'Device' &&
+          resource.meta.profile.some((profile) => profile.endsWith('/PhdDevice')),
+      );
+    assert.ok(device?.resourceType === 'Device');
+    // The simulator's System-Type-Spec-List: MDC_DEV_SPEC_PROFILE_BP, version 1.
+    assert.deepEqual(device.specialization, [
+      {
+        systemType: {
+          coding: [
+            {
+              system: 'urn:iso:std:iso:11073:10101',
+              code: '528391',
+              display: 'MDC_DEV_SPEC_PROFILE_BP',
+            },
+          ],
+          text: 'MDC_DEV_SPEC_PROFILE_BP',
+        },
+        version: '1',
+      },
+    ]);
+    assertValidR4(device);
+  });
+
+  test('ae labelled with specialization', async () => {
+    const ae = await world.env.request({ op: 2, to: aeAddress, fr: world.app });
+    const labels = body(ae, 'm2m:ae').lbl;
+    assert.ok(Array.isArray(labels));
+    assert.ok(labels.includes('ieee11073/specialization/blood-pressure-monitor'));
+    const descriptor = contentOf(
+      await world.env.request({ op: 2, to: `${aeAddress}/mds/la`, fr: world.app }),
+    );
+    assert.ok(descriptor);
+    assert.deepEqual(descriptor.specializations, [
+      { code: 528391, referenceId: 'MDC_DEV_SPEC_PROFILE_BP', version: 1 },
+    ]);
   });
 
   test('stranger cannot read device', async () => {

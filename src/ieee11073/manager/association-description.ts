@@ -7,7 +7,8 @@
  * have the same content.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { specializationForDevConfigId } from '../nomenclature.js';
+import { mdcCode, specializationForDevConfigId } from '../nomenclature.js';
+import { MdcPartition } from '../nomenclature-table.js';
 import type { AssociationTable } from '../store/tables.js';
 
 const Uint8 = Type.Integer({ minimum: 0, maximum: 0xff });
@@ -27,7 +28,7 @@ export const AgentSpecialization = Type.Object(
   {
     /** Full MDC code of the MDC_DEV_SPEC_PROFILE_* term (partition INFRA). */
     code: Uint32,
-    /** Version of the specialization, when the agent declared one. */
+    /** Version from the System-Type-Spec-List; absent when inferred from the dev-config-id. */
     version: Type.Optional(Uint16),
   },
   { additionalProperties: false },
@@ -112,10 +113,21 @@ function records(value: unknown): Record<string, unknown>[] {
 }
 
 /**
- * Returns the specializations of an agent: the one whose standard
- * configurations contain the dev-config-id, or none.
+ * Returns the specializations of an agent: from the System-Type-Spec-List
+ * in the stored MDS facts when the agent sent one, else the specialization
+ * whose standard configurations contain the dev-config-id, else none.
  */
-export function agentSpecializations(devConfigId: number): AgentSpecialization[] {
+export function agentSpecializations(
+  details: Record<string, unknown>,
+  devConfigId: number,
+): AgentSpecialization[] {
+  const declared = records(details.systemTypeSpecList).map((entry) => ({
+    code: mdcCode(MdcPartition.infrastructure, Number(entry.type)),
+    version: Number(entry.version),
+  }));
+  if (declared.length > 0) {
+    return declared;
+  }
   const standard = specializationForDevConfigId(devConfigId);
   return standard === undefined ? [] : [{ code: standard.profileCode }];
 }
@@ -163,7 +175,7 @@ export function describeAssociation(row: DescribedAssociationRow): AssociationDe
     systemId: row.system_id,
     devConfigId: row.dev_config_id,
     startedAt: new Date(row.started_at_ms).toISOString(),
-    specializations: agentSpecializations(row.dev_config_id),
+    specializations: agentSpecializations(details, row.dev_config_id),
     mds: row.mds_json === null ? null : mdsDescription(row, details),
   };
 }

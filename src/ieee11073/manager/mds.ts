@@ -31,7 +31,10 @@ export interface MdsSummary {
   /** System id the MDS reports, as hex. */
   systemId?: string;
   timeInfo?: MdsTimeInfo;
-  /** Production specification, certifications and time of the MDS, JSON-ready. */
+  /**
+   * Production specification, certifications, time info and
+   * System-Type-Spec-List of the MDS, JSON-ready.
+   */
   details: Record<string, unknown>;
   clock: ClockReference;
 }
@@ -59,6 +62,12 @@ export function summarizeMds(attributes: readonly Ava[], gatewayMs: number): Mds
         authBody: entry.authBody,
         authBodyStrucType: entry.authBodyStrucType,
         authBodyData: Buffer.from(entry.authBodyData).toString('hex'),
+      }));
+    } else if (value.kind === 'type-ver-list' && attributeId === O.MDC_ATTR_SYS_TYPE_SPEC_LIST) {
+      // The specialization term codes (partition INFRA) and versions as the agent sent them.
+      summary.details.systemTypeSpecList = value.value.map(({ type, version }) => ({
+        type,
+        version,
       }));
     } else if (value.kind === 'mds-time-info') {
       summary.timeInfo = value.value;

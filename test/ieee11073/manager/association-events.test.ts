@@ -122,6 +122,34 @@ describe('ieee11073 association events', () => {
     client.close();
   });
 
+  test('spec list names the specializations', async () => {
+    const client = await associateClient(0x29);
+    await answerMdsGet(client, [
+      {
+        attributeId: MdcObject.MDC_ATTR_SYS_TYPE_SPEC_LIST,
+        value: {
+          kind: 'type-ver-list',
+          value: [
+            { type: 4111, version: 2 },
+            { type: 4103, version: 1 },
+          ],
+        },
+      },
+    ]);
+    const event = await eventOf('ieee11073.association.operating', '2929292929292929');
+    // The list wins over the blood pressure monitor of dev-config-id 0x02bc.
+    assert.deepEqual(event.data.specializations, [
+      { code: 8 * 65536 + 4111, version: 2 },
+      { code: 8 * 65536 + 4103, version: 1 },
+    ]);
+    const stored = JSON.parse(String(event.storedMdsJson)) as Record<string, unknown>;
+    assert.deepEqual(stored.systemTypeSpecList, [
+      { type: 4111, version: 2 },
+      { type: 4103, version: 1 },
+    ]);
+    client.close();
+  });
+
   test('ended event follows the end commit', async () => {
     const client = await associateClient(0x22);
     await answerMdsGet(client);
