@@ -86,7 +86,7 @@ export const Ieee11073Section = Type.Object(
     idleTimeoutMs: Type.Integer({ minimum: 1000, maximum: 86400000, default: 600000 }),
     timeouts: Ieee11073TimeoutsSection,
     groupCommit: Ieee11073GroupCommitSection,
-    /** Set the agent's clock with MDC_ACT_SET_TIME when its mds-time-info allows it. */
+    /** Set the agent's clock (Set-Time or Set-Base-Offset-Time) when Mds-Time-Info allows it. */
     setTimeOnAssociation: Type.Boolean({ default: true }),
   },
   { additionalProperties: false, default: {} },

@@ -4,7 +4,10 @@
  */
 import { ErrorKind, MedwardError } from '../../core/errors.js';
 
-/** Set-Time: the confirmed ACTION MDC_ACT_SET_TIME with the gateway's current UTC time. */
+/**
+ * Set-Time: the confirmed ACTION MDC_ACT_SET_TIME with the gateway's current
+ * UTC time, or MDC_ACT_SET_BO_TIME for an agent with a base-offset clock.
+ */
 export interface SetTimeCommand {
   kind: 'set-time';
 }
@@ -33,7 +36,7 @@ export function agentLacksCapability(systemId: string, command: string): Medward
   return new MedwardError(
     ErrorKind.Conflict,
     'IEEE11073_AGENT_CAPABILITY_MISSING',
-    `agent ${systemId} does not offer ${command}: its Mds-Time-Info has no settable real-time clock`,
+    `agent ${systemId} does not offer ${command}: its Mds-Time-Info offers no clock the manager may set`,
     { details: { systemId, command } },
   );
 }

@@ -6,7 +6,7 @@ import { ReleaseRequestReason, ReleaseResponseReason } from '../association.js';
 import { encodeApdu } from '../encode.js';
 import { finiteNumber } from '../float.js';
 import { MdcObject } from '../nomenclature-table.js';
-import { absoluteTimeFromDate } from '../time.js';
+import { absoluteTimeFromDate, type BaseOffsetTime } from '../time.js';
 
 const emptyReply: EventReplyInfo = { kind: 'raw', bytes: new Uint8Array(0) };
 
@@ -118,6 +118,42 @@ export function setTimeApdu(invokeId: number, date: Date): Uint8Array {
     actionInfoArgs: {
       kind: 'set-time',
       dateTime: absoluteTimeFromDate(date),
+      // Accuracy of the time sent; 0 claims no known error.
+      accuracy: finiteNumber(0, 0),
+    },
+  });
+}
+
+/**
+ * Returns `date` as a BaseOffsetTime: its UTC seconds and 1/65536 s fraction,
+ * with `offsetMinutes` as the offset of local time from UTC.
+ */
+export function baseOffsetTimeFromDate(date: Date, offsetMinutes: number): BaseOffsetTime {
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return {
+    boSeconds: seconds,
+    boFraction: Math.floor(((ms - seconds * 1000) * 65536) / 1000),
+    boTimeOffset: offsetMinutes,
+  };
+}
+
+/**
+ * Confirmed ACTION MDC_ACT_SET_BO_TIME with `date` as the agent's new
+ * base-offset time and `offsetMinutes` as its offset from UTC.
+ */
+export function setBaseOffsetTimeApdu(
+  invokeId: number,
+  date: Date,
+  offsetMinutes: number,
+): Uint8Array {
+  return prst(invokeId, {
+    kind: 'roiv-confirmed-action',
+    objHandle: 0,
+    actionType: MdcObject.MDC_ACT_SET_BO_TIME,
+    actionInfoArgs: {
+      kind: 'set-base-offset-time',
+      dateTime: baseOffsetTimeFromDate(date, offsetMinutes),
       // Accuracy of the time sent; 0 claims no known error.
       accuracy: finiteNumber(0, 0),
     },

@@ -16,14 +16,22 @@ import {
 /**
  * MdsTimeCapState bits used by the manager (BITS-16, bit 0 the most
  * significant): bit 0 mds-time-capab-real-time-clock, bit 1
- * mds-time-capab-set-clock.
+ * mds-time-capab-set-clock, bit 7 mds-time-capab-bo-time.
  * NOTE: the bit positions are those of IEEE 11073-20601 as medward's authors
  * know them; no copy of the standard was at hand to confirm them.
  */
 export const MdsTimeCapability = {
   realTimeClock: 0x8000,
   setClock: 0x4000,
+  baseOffsetTime: 0x0100,
 } as const;
+
+/**
+ * The agent clock the manager sets: `absolute` with Set-Time
+ * (MDC_ACT_SET_TIME), `base-offset` with Set-Base-Offset-Time
+ * (MDC_ACT_SET_BO_TIME).
+ */
+export type SettableClock = 'absolute' | 'base-offset';
 
 export interface MdsSummary {
   manufacturer?: string;
@@ -101,14 +109,24 @@ function readClock(
   }
 }
 
-/** True when the agent's mds-time-info says it has a real-time clock the manager may set. */
-export function canSetTime(timeInfo: MdsTimeInfo | undefined): boolean {
+/**
+ * Returns the clock the manager may set, from the agent's Mds-Time-Info:
+ * set-clock with bo-time selects the base-offset clock, set-clock with
+ * real-time-clock the absolute clock, and anything else none.
+ * NOTE: an agent that sets both bo-time and real-time-clock gets
+ * Set-Base-Offset-Time, because that action carries UTC and the local offset
+ * where Set-Time carries a wall-clock time only.
+ */
+export function settableClock(timeInfo: MdsTimeInfo | undefined): SettableClock | undefined {
   if (timeInfo === undefined) {
-    return false;
+    return undefined;
   }
   const capabilities = timeInfo.mdsTimeCapState;
-  return (
-    (capabilities & MdsTimeCapability.realTimeClock) !== 0 &&
-    (capabilities & MdsTimeCapability.setClock) !== 0
-  );
+  if ((capabilities & MdsTimeCapability.setClock) === 0) {
+    return undefined;
+  }
+  if ((capabilities & MdsTimeCapability.baseOffsetTime) !== 0) {
+    return 'base-offset';
+  }
+  return (capabilities & MdsTimeCapability.realTimeClock) !== 0 ? 'absolute' : undefined;
 }

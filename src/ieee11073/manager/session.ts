@@ -58,7 +58,8 @@ import {
   type AgentCommandResult,
 } from './agent-commands.js';
 import { InvokeTracker } from './invoke.js';
-import { canSetTime, summarizeMds } from './mds.js';
+import { recordClockSet, setClockApdu } from './clock-setting.js';
+import { settableClock, summarizeMds, type SettableClock } from './mds.js';
 import type { ManagerMetrics } from './metrics.js';
 import { ManagerStateMachine, isAssociated, type ManagerState } from './state-machine.js';
 
@@ -984,9 +985,10 @@ export class ManagerSession implements ApduTransportHandler {
       absolute_offset_ms: summary.clock.absoluteOffsetMs ?? null,
       relative_epoch_ms: summary.clock.relativeEpochMs ?? null,
     };
-    if (this.services.config.setTimeOnAssociation && canSetTime(summary.timeInfo)) {
+    const clock = settableClock(summary.timeInfo);
+    if (this.services.config.setTimeOnAssociation && clock !== undefined) {
       // One write for both: the MDS facts and the outcome of Set-Time.
-      this.setTime(association, record);
+      this.setTime(association, record, clock);
     } else {
       this.persist(
         association,
@@ -996,25 +998,22 @@ export class ManagerSession implements ApduTransportHandler {
     }
   }
 
-  /** Sets the agent's absolute clock to the gateway's UTC time, then writes `record` with the outcome. */
-  private setTime(association: Association, record: AssociationPatch): void {
+  /** Sets the agent's `clock` to the gateway's time, then writes `record` with the outcome. */
+  private setTime(association: Association, record: AssociationPatch, clock: SettableClock): void {
     const { invokeId, response } = this.tracker.start(
       'rors-confirmed-action',
       this.services.config.timeouts.confirmedRequestMs,
     );
-    this.send(apdus.setTimeApdu(invokeId, new Date()));
+    this.send(setClockApdu(clock, invokeId, new Date()));
     response.then(
       () => {
-        // NOTE: measurements the agent stored before this moment keep time
-        // stamps of its old clock but are now read with offset 0.
-        association.clock.absoluteOffsetMs = 0;
-        const withTime = { ...record, time_set: 1, absolute_offset_ms: 0 };
+        const withTime = { ...record, ...recordClockSet(clock, association.clock) };
         this.persist(
           association,
           withTime,
           this.services.associationEvents.operatingOnCommit(association, withTime),
         );
-        this.log.debug({ ...this.ids() }, 'ieee11073 agent clock set');
+        this.log.debug({ ...this.ids(), clock }, 'ieee11073 agent clock set');
       },
       (error: unknown) => {
         this.persist(
@@ -1062,14 +1061,15 @@ export class ManagerSession implements ApduTransportHandler {
     if (association.ended) {
       throw agentNotAssociated(association.systemId);
     }
-    if (!canSetTime(association.timeInfo)) {
+    const clock = settableClock(association.timeInfo);
+    if (clock === undefined) {
       throw agentLacksCapability(association.systemId, command.kind);
     }
     const { invokeId, response } = this.tracker.start(
       'rors-confirmed-action',
       this.services.config.timeouts.confirmedRequestMs,
     );
-    this.send(apdus.setTimeApdu(invokeId, new Date()));
+    this.send(setClockApdu(clock, invokeId, new Date()));
     let message: DataMessage;
     try {
       message = await response;
@@ -1078,8 +1078,7 @@ export class ManagerSession implements ApduTransportHandler {
       this.onRequestFailed(association, `${command.kind} command`, error);
       throw error;
     }
-    association.clock.absoluteOffsetMs = 0;
-    this.persist(association, { time_set: 1, absolute_offset_ms: 0 });
+    this.persist(association, recordClockSet(clock, association.clock));
     return {
       systemId: association.systemId,
       command: command.kind,
