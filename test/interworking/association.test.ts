@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { JetStreamBus } from '../../src/core/bus/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import {
   ASSOCIATION_SUBJECTS,
@@ -20,6 +21,8 @@ import {
   systemModelAttributes,
 } from '../ieee11073/manager/support.js';
 import { body, startTestCse } from '../onem2m/support.js';
+import { deleteStream, uniqueStreamNames } from '../support/jetstream.js';
+import { requireService, testServices } from '../support/services.js';
 import { contentOf, startInterworking, until, type InterworkingEnv } from './support.js';
 
 const mdsAttributes = systemModelAttributes('Acme', 'BP-7');
@@ -367,6 +370,47 @@ describe('interworking association event after observations', () => {
     } finally {
       await cse.dispose();
       await world.dispose();
+    }
+  });
+});
+
+describe('interworking associations over jetstream', () => {
+  test('agent becomes AE over jetstream', async (t) => {
+    if (!(await requireService(t, 'nats'))) {
+      return;
+    }
+    const names = uniqueStreamNames();
+    const bus = new JetStreamBus({ servers: testServices.nats.url, ...names }, silentLogger());
+    await bus.start();
+    const world = await startInterworking({ bus });
+    try {
+      const systemId = 'a552000000000001';
+      const aeAddress = `${world.env.config.cseName}/${agentAeId(systemId)}`;
+      const client = await ApduClient.connect(world.live.port);
+      client.send(aarqBytes({ devConfigId: 0x02bc, systemId: Buffer.from(systemId, 'hex') }));
+      const aare = await client.next('aare');
+      assert.equal(aare.kind === 'aare' && aare.result, AssociateResult.accepted);
+      await answerMdsGet(client, mdsAttributes);
+      const labelsWith = (wanted: string): Promise<unknown[]> =>
+        until(async () => {
+          const response = await world.env.request({ op: 2, to: aeAddress, fr: world.app });
+          const labels = response.rsc === 2000 ? body(response, 'm2m:ae').lbl : undefined;
+          return Array.isArray(labels) && labels.includes(wanted) ? labels : undefined;
+        }, `label ${wanted}`);
+      await labelsWith('ieee11073/associationState/operating');
+      const descriptor = contentOf(
+        await world.env.request({ op: 2, to: `${aeAddress}/mds/la`, fr: world.app }),
+      );
+      assert.deepEqual(descriptor?.systemModel, { manufacturer: 'Acme', modelNumber: 'BP-7' });
+      client.send(encodeApdu({ kind: 'rlrq', reason: 0 }));
+      await client.next('rlre');
+      client.close();
+      const labels = await labelsWith('ieee11073/associationState/ended');
+      assert.ok(labels.includes('ieee11073/specialization/blood-pressure-monitor'));
+    } finally {
+      await world.dispose();
+      await bus.stop();
+      await deleteStream(names.stream);
     }
   });
 });

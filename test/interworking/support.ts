@@ -3,6 +3,7 @@
  * tests, with a hospital application registered at the CSE.
  */
 import { Value } from '@sinclair/typebox/value';
+import type { EventBus } from '../../src/core/bus/index.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { createMetricsRegistry } from '../../src/core/metrics.js';
 import { FhirExporter, FhirSection, type FhirConfig } from '../../src/fhir/index.js';
@@ -34,9 +35,9 @@ export interface InterworkingEnv {
 }
 
 export async function startInterworking(
-  options: { cse?: ConfigOverrides; mqttUrl?: string } = {},
+  options: { cse?: ConfigOverrides; mqttUrl?: string; bus?: EventBus } = {},
 ): Promise<InterworkingEnv> {
-  const live = await startManager();
+  const live = await startManager(options.bus === undefined ? {} : { bus: options.bus });
   const env = await startTestCse('sqlite', options.cse ?? {}, options.mqttUrl);
   const receiver = new NotificationReceiver();
   const url = await receiver.start();

@@ -1,29 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { describe, test, type TestContext } from 'node:test';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { JetStreamBus, createEventBus, type BusMessage } from '../../../src/core/bus/index.js';
 import { isMedwardError } from '../../../src/core/errors.js';
 import type { Logger } from '../../../src/core/logger.js';
+import { deleteStream, uniqueStreamNames as uniqueNames } from '../../support/jetstream.js';
 import { requireService, testServices } from '../../support/services.js';
 import { captureLogger, runBusContract, waitFor, type BusUnderTest } from './contract.js';
-
-/** Stream and prefix unique to one test, so parallel runs and leftovers never collide. */
-function uniqueNames(): { stream: string; subjectPrefix: string } {
-  const suffix = randomBytes(6).toString('hex');
-  return { stream: `MEDWARD_TEST_${suffix}`, subjectPrefix: `medwardtest${suffix}` };
-}
-
-async function deleteStream(stream: string): Promise<void> {
-  const nc = await connect({ servers: testServices.nats.url });
-  try {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(stream).catch(() => false);
-  } finally {
-    await nc.close();
-  }
-}
 
 async function makeJetStreamBus(t: TestContext, logger: Logger): Promise<BusUnderTest | undefined> {
   if (!(await requireService(t, 'nats'))) {

@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { Value } from '@sinclair/typebox/value';
 import { AuditTrail } from '../../../src/core/audit/index.js';
-import { InProcessBus } from '../../../src/core/bus/index.js';
+import { InProcessBus, type EventBus } from '../../../src/core/bus/index.js';
 import { createLogger, silentLogger, type Logger } from '../../../src/core/logger.js';
 import { createMetricsRegistry } from '../../../src/core/metrics.js';
 import type { DialectName } from '../../../src/core/storage/index.js';
@@ -52,19 +52,32 @@ export function managerConfig(overrides: ConfigOverrides = {}): Ieee11073Config 
 export interface LiveManager {
   manager: Ieee11073Manager;
   database: TestDatabase;
-  bus: InProcessBus;
+  bus: EventBus;
   audit: AuditTrail;
   port: number;
   stop(): Promise<void>;
 }
 
+/**
+ * Starts a manager over a fresh database. Without `bus` it gets an
+ * in-process bus that `stop` stops too; a given bus is started and stopped by
+ * the caller.
+ */
 export async function startManager(
-  options: { dialect?: DialectName; config?: ConfigOverrides; logger?: Logger } = {},
+  options: {
+    dialect?: DialectName;
+    config?: ConfigOverrides;
+    logger?: Logger;
+    bus?: EventBus;
+  } = {},
 ): Promise<LiveManager> {
   const database = await createTestDatabase(options.dialect ?? 'sqlite');
   const logger = options.logger ?? silentLogger();
-  const bus = new InProcessBus(logger);
-  await bus.start();
+  const ownsBus = options.bus === undefined;
+  const bus = options.bus ?? new InProcessBus(logger);
+  if (ownsBus) {
+    await bus.start();
+  }
   const audit = new AuditTrail(database.storage, { siteId: 'test' });
   const manager = new Ieee11073Manager({
     config: managerConfig(options.config),
@@ -88,7 +101,9 @@ export async function startManager(
       }
       stopped = true;
       await manager.stop();
-      await bus.stop();
+      if (ownsBus) {
+        await bus.stop();
+      }
       await database.dispose();
     },
   };
