@@ -268,6 +268,12 @@ describe('SBOM rejections', () => {
     );
   });
 
+  test('object SPDXID rejected by path', () => {
+    // An object with its own toString once made String() throw a TypeError.
+    const document = { spdxVersion: 'SPDX-2.3', packages: [{ SPDXID: { toString: '' } }] };
+    rejectsWith(() => readSbom(JSON.stringify(document)), 'SBOM_INVALID', '$.packages[0].SPDXID');
+  });
+
   test('structural errors name path', () => {
     rejectsWith(() => readSbom(minimal({ components: {} })), 'SBOM_INVALID', '$.components');
     rejectsWith(

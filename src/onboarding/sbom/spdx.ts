@@ -56,9 +56,12 @@ export function readSpdx(root: FieldReader, limits: SbomLimits): SbomDocument {
     FieldReader.of(item, childPath(reader.pathOf('packages'), index), findings),
   );
   // The described package goes first, so it is the subject even when it is not listed first.
+  // SPDXID is checked as a string in readPackage; here a non-string only means "not described".
+  const isDescribed = (item: FieldReader): boolean =>
+    typeof item.value.SPDXID === 'string' && describedIds.has(item.value.SPDXID);
   const ordered = [
-    ...packageReaders.filter((item) => describedIds.has(String(item.value.SPDXID))),
-    ...packageReaders.filter((item) => !describedIds.has(String(item.value.SPDXID))),
+    ...packageReaders.filter((item) => isDescribed(item)),
+    ...packageReaders.filter((item) => !isDescribed(item)),
   ];
   let subjectSet = false;
   for (const item of ordered) {
