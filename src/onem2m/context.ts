@@ -1,6 +1,12 @@
 import type { RequestPrimitive } from './types.js';
 import type { ResourceRecord } from './store.js';
 
+/** The source of a request, as recorded in the audit records it causes. */
+export interface RequestOrigin {
+  correlationId: string;
+  sourceAddress?: string;
+}
+
 /** A request on its way through the CSE, with the values every step needs. */
 export interface RequestContext {
   request: RequestPrimitive;
@@ -12,6 +18,8 @@ export interface RequestContext {
   now: string;
   /** Whether this request came from a group fan-out, which must not fan out again. */
   fannedOut: boolean;
+  /** Undefined for an in-process request made outside any operation context. */
+  origin: RequestOrigin | undefined;
 }
 
 /** A resolved target: the resource, its ancestors and any virtual resource after it. */

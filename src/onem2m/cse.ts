@@ -1,5 +1,6 @@
 import { Counter, type Registry } from 'prom-client';
 import type { AuditTrail, AuditAction, Executor as AuditExecutor } from '../core/audit/index.js';
+import { currentContext } from '../core/context.js';
 import { isMedwardError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Storage } from '../core/storage/index.js';
@@ -12,7 +13,7 @@ import {
 } from './access.js';
 import { cseIdentity, parseTargetAddress, type CseIdentity } from './address.js';
 import type { Onem2mConfig } from './config.js';
-import type { RequestContext, ResolvedTarget } from './context.js';
+import type { RequestContext, RequestOrigin, ResolvedTarget } from './context.js';
 import { createResource } from './create.js';
 import { fanOut } from './group.js';
 import { deleteResource, updateResource, type DeleteOutcome } from './modify.js';
@@ -104,6 +105,17 @@ function reportsOnlyOwnWrite(request: RequestPrimitive, result: OperationResult)
     request.ty === ResourceType.ContentInstance &&
     result.rsc === ResponseStatusCode.CREATED
   );
+}
+
+/** Returns the origin of an in-process request from the caller's operation context, if any. */
+function currentOrigin(): RequestOrigin | undefined {
+  const operation = currentContext();
+  if (operation === undefined) {
+    return undefined;
+  }
+  return operation.sourceAddress === undefined
+    ? { correlationId: operation.correlationId }
+    : { correlationId: operation.correlationId, sourceAddress: operation.sourceAddress };
 }
 
 const auditActionOf = (op: Operation): AuditAction =>
@@ -200,10 +212,16 @@ export class CseCore {
     return response;
   }
 
-  /** `handle`, plus the address of a created resource for bindings that report it. */
+  /**
+   * `handle`, plus the address of a created resource for bindings that report
+   * it. A binding passes the `origin` of the message. Without one the request
+   * takes the caller's operation context, read here because a write in the
+   * write queue runs in the context of the request that started its batch.
+   */
   async handleWithLocation(
     input: unknown,
     fannedOut: boolean,
+    origin: RequestOrigin | undefined = currentOrigin(),
   ): Promise<{ response: ResponsePrimitive; location?: string }> {
     const nowMs = Date.now();
     let request: RequestPrimitive;
@@ -221,6 +239,7 @@ export class CseCore {
       nowMs,
       now: formatTimestamp(nowMs),
       fannedOut,
+      origin,
     };
     let result: OperationResult;
     try {
@@ -621,6 +640,7 @@ export class CseCore {
           ...(context.request.ty === undefined ? {} : { ty: context.request.ty }),
           suppressedSinceLast: suppressed,
         },
+        ...context.origin,
       });
     } catch (error) {
       this.logger.error(
@@ -646,6 +666,7 @@ export class CseCore {
       actor: { kind: 'device', id: `onem2m:${context.originator || '(none)'}` },
       target: { kind: 'onem2m-resource', id: target.ri },
       details: { srn: target.srn, ty: target.ty, rqi: context.request.rqi, ...details },
+      ...context.origin,
     });
   }
 

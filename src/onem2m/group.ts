@@ -104,6 +104,7 @@ export async function fanOut(
       const { response } = await core.handleWithLocation(
         { ...request, to, rqi: request.rqi, fr: context.originator },
         true,
+        context.origin,
       );
       return { ...response, fr: to };
     }),

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { runWithContext } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
 import { httpPathToTarget } from './address.js';
 import type { CseCore } from './cse.js';
@@ -278,19 +277,10 @@ export class HttpBinding {
       await this.send(reply, this.errorPrimitive(request, error), undefined);
       return;
     }
-    const rqi = String(primitive.rqi);
-    const context = {
-      requestId: rqi,
+    const { response, location } = await this.core.handleWithLocation(primitive, false, {
       correlationId: randomUUID(),
-      actor: {
-        kind: 'device' as const,
-        id: `onem2m:${typeof primitive.fr === 'string' ? primitive.fr : '(none)'}`,
-      },
       sourceAddress: request.ip,
-    };
-    const { response, location } = await runWithContext(context, () =>
-      this.core.handleWithLocation(primitive, false),
-    );
+    });
     await this.send(reply, response, location);
   }
 

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../core/logger.js';
-import { runWithContext } from '../core/context.js';
 import { idToMqttTopicPart } from './address.js';
 import type { CseCore } from './cse.js';
 import type { MqttRequester } from './notifications.js';
@@ -183,13 +182,10 @@ export class MqttBinding implements MqttRequester {
       await this.publish(responseTopic, response);
       return;
     }
-    const context = {
-      requestId: request.rqi,
+    const { response } = await this.core.handleWithLocation(request, false, {
       correlationId: request.rqi,
-      actor: { kind: 'device' as const, id: `onem2m:${request.fr || '(none)'}` },
       sourceAddress: `mqtt:${originator}`,
-    };
-    const response = await runWithContext(context, () => this.core.handle(request));
+    });
     await this.publish(responseTopic, response);
   }
 

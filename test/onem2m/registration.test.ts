@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { runWithContext } from '../../src/core/context.js';
 import { ADMIN, body, dbg, registerAe, startTestCse, type TestCse } from './support.js';
 
 describe('AE registration', () => {
@@ -130,6 +131,28 @@ describe('AE registration', () => {
     await registerAe(env, 'Caudited');
     const records = await env.audit.list({ event: 'onem2m.ae-register' });
     assert.ok(records.some((record) => record.targetId === 'Caudited'));
+  });
+
+  test('batched registrations keep their contexts', async () => {
+    // Started together, both registrations share one write transaction.
+    const register = (originator: string) =>
+      runWithContext(
+        {
+          requestId: originator,
+          correlationId: `correlation-${originator}`,
+          actor: { kind: 'device', id: originator },
+          sourceAddress: `address-${originator}`,
+        },
+        () => registerAe(env, originator),
+      );
+    await Promise.all([register('Cfirst'), register('Csecond')]);
+    const records = await env.audit.list({ event: 'onem2m.ae-register' });
+    for (const originator of ['Cfirst', 'Csecond']) {
+      const record = records.find((candidate) => candidate.targetId === originator);
+      assert.ok(record, `registration of ${originator} audited`);
+      assert.equal(record.correlationId, `correlation-${originator}`);
+      assert.equal(record.sourceAddress, `address-${originator}`);
+    }
   });
 
   test('unregistered originator is 4106', async () => {
