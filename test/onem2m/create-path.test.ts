@@ -243,6 +243,40 @@ describe('contentInstance create durability', () => {
     await env.dispose();
   });
 
+  test('creates in later turns share a commit', async () => {
+    const create = (con: string) =>
+      env.request({
+        op: 1,
+        to: `medward/${owner}/vitals`,
+        fr: owner,
+        ty: 4,
+        pc: { 'm2m:cin': { con } },
+      });
+    // The first create fills the originator and target caches, so the next
+    // ones reach the write queue without a read of their own.
+    assert.equal((await create('warm-up')).rsc, 2001);
+    const storage = env.database.storage;
+    const original = storage.transactionWithBackgroundSync.bind(storage);
+    let transactions = 0;
+    storage.transactionWithBackgroundSync = ((...parameters: Parameters<typeof original>) => {
+      transactions += 1;
+      return original(...parameters);
+    }) as typeof original;
+    try {
+      const created: ReturnType<typeof create>[] = [];
+      for (let index = 0; index < 4; index += 1) {
+        created.push(create(`turn ${index}`));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      for (const response of await Promise.all(created)) {
+        assert.equal(response.rsc, 2001, dbg(response));
+      }
+      assert.equal(transactions, 1);
+    } finally {
+      storage.transactionWithBackgroundSync = original;
+    }
+  });
+
   test('response waits for the log sync', async () => {
     const sync = holdFdatasync();
     try {
