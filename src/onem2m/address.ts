@@ -118,26 +118,32 @@ export function parseTargetAddress(to: string, identity: CseIdentity): ParsedAdd
  * CSE-relative. Segments are percent-decoded.
  */
 export function httpPathToTarget(path: string): string {
-  const decode = (text: string): string => {
-    try {
-      return decodeURIComponent(text);
-    } catch {
-      throw onem2mError(
-        'BAD_REQUEST',
-        `request path ${JSON.stringify(path)} has invalid percent-encoding`,
-      );
-    }
-  };
   if (path.startsWith('/~/')) {
-    return '/' + decode(path.slice(3));
+    return '/' + decodePath(path.slice(3), path);
   }
   if (path === '/~') {
     return '/';
   }
   if (path.startsWith('/_/')) {
-    return '//' + decode(path.slice(3));
+    return '//' + decodePath(path.slice(3), path);
   }
-  return decode(path.startsWith('/') ? path.slice(1) : path);
+  return decodePath(path.startsWith('/') ? path.slice(1) : path, path);
+}
+
+/** Percent-decodes `text`, a part of the request path `path`. */
+function decodePath(text: string, path: string): string {
+  // A path without `%` decodes to itself.
+  if (!text.includes('%')) {
+    return text;
+  }
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw onem2mError(
+      'BAD_REQUEST',
+      `request path ${JSON.stringify(path)} has invalid percent-encoding`,
+    );
+  }
 }
 
 /** Converts an ID to its MQTT topic form (TS-0010): no leading slash, `/` becomes `:`. */

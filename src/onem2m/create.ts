@@ -42,8 +42,17 @@ interface PreparedCreate {
   commit?: (trx: Executor) => Promise<void>;
   /** Runs inside the write transaction instead of the plain insert. */
   insert?: (trx: Executor) => Promise<void>;
+  /** For a contentInstance: its container, whose counters and limits the insert keeps. */
+  instanceOf?: InstanceContainer;
   /** Runs after the commit. */
   after?: () => void;
+}
+
+/** The container of a new contentInstance, with its `mni` and `mbs` limits. */
+interface InstanceContainer {
+  record: ResourceRecord;
+  mni: number | undefined;
+  mbs: number | undefined;
 }
 
 type TypedPreparation = Omit<PreparedCreate, 'parentRi'>;
@@ -73,6 +82,9 @@ export function contentAttributes(pc: Json | undefined, ty: ResourceType, operat
 
 /** Whether an address goes through a fanOutPoint, decided from its text alone. */
 function addressesFanOutPoint(core: CseCore, to: string): boolean {
+  if (core.isKnownCreateTarget(to)) {
+    return false;
+  }
   const address = parseTargetAddress(to, core.identity);
   return address.kind === 'structured'
     ? address.segments.includes(VirtualResourceName.FanOutPoint)
@@ -117,14 +129,14 @@ export async function createResource(
   let prepared: PreparedCreate;
   if (ty === ResourceType.Subscription) {
     prepared = await prepareCreate(core, context, core.store.db, ty, attributes);
-    await core.store.write((trx) => commitCreate(core, trx, prepared));
+    await core.store.write((trx) => commitCreate(core, trx, prepared, context.now));
   } else {
     // A contentInstance CREATE commits with its sync off the event loop; its
     // response waits for the sync like every other write's.
     prepared = await core.store.write(
       async (trx) => {
         const inTransaction = await prepareCreate(core, context, trx, ty, attributes);
-        await commitCreate(core, trx, inTransaction);
+        await commitCreate(core, trx, inTransaction, context.now);
         return inTransaction;
       },
       { backgroundSync: ty === ResourceType.ContentInstance },
@@ -143,8 +155,15 @@ export async function createResource(
   };
 }
 
-async function commitCreate(core: CseCore, trx: Executor, prepared: PreparedCreate): Promise<void> {
-  if (prepared.insert !== undefined) {
+async function commitCreate(
+  core: CseCore,
+  trx: Executor,
+  prepared: PreparedCreate,
+  now: string,
+): Promise<void> {
+  if (prepared.instanceOf !== undefined) {
+    await insertInstance(core, trx, prepared.record, prepared.instanceOf, now);
+  } else if (prepared.insert !== undefined) {
     await prepared.insert(trx);
   } else {
     await core.store.insert(trx, prepared.record);
@@ -387,7 +406,7 @@ async function prepare(
       }
       return { record };
     case ResourceType.ContentInstance:
-      return prepareContentInstance(core, context, parent, record);
+      return prepareContentInstance(context, parent, record);
     case ResourceType.Subscription:
       return prepareSubscription(core, context, ex, resolved, record);
     case ResourceType.AccessControlPolicy:
@@ -442,14 +461,10 @@ function prepareAe(
 }
 
 /**
- * Prepares a contentInstance (TS-0004): its size, its expiration
- * within the container's `mia`, and the transaction work that keeps the
- * container's `cni`, `cbs` and `st` right and evicts the oldest instances
- * beyond `mni` and `mbs`. Eviction walks the (pi, ty, st) index from the
- * oldest end, so it costs the same for ten instances or a million.
+ * Prepares a contentInstance (TS-0004): its size, its expiration within the
+ * container's `mia`, and the container limits that `insertInstance` keeps.
  */
 function prepareContentInstance(
-  core: CseCore,
   context: RequestContext,
   container: ResourceRecord,
   record: ResourceRecord,
@@ -470,35 +485,46 @@ function prepareContentInstance(
       record.et = ageLimit;
     }
   }
-  return {
-    record,
-    insert: async (trx) => {
-      const expired = await core.store.expiredInstances(trx, container.ri, context.now);
-      if (expired.length > 0) {
-        await core.store.deleteInstances(
-          trx,
-          expired.map((instance) => instance.ri),
-        );
-        await core.store.adjustContainer(
-          trx,
-          container.ri,
-          -expired.length,
-          -expired.reduce((sum, instance) => sum + instance.cs, 0),
-          undefined,
-        );
-      }
-      const counters = await core.store.adjustContainer(
-        trx,
-        container.ri,
-        1,
-        record.cs,
-        context.now,
-      );
-      record.st = counters.st;
-      await core.store.insert(trx, record);
-      await evictInstances(core, trx, container.ri, counters, mni, mbs);
-    },
-  };
+  return { record, instanceOf: { record: container, mni, mbs } };
+}
+
+/**
+ * Inserts a contentInstance: removes the container's expired instances,
+ * counts the new one in the container's `cni`, `cbs` and `st`, and evicts
+ * the oldest beyond `mni` and `mbs`. Eviction walks the (pi, ty, st) index
+ * from the oldest end, so it costs the same for ten instances or a million.
+ */
+async function insertInstance(
+  core: CseCore,
+  trx: Executor,
+  record: ResourceRecord,
+  container: InstanceContainer,
+  now: string,
+): Promise<void> {
+  const containerRi = container.record.ri;
+  const expired = await core.store.expiredInstances(trx, containerRi, now);
+  if (expired.length > 0) {
+    await core.store.deleteInstances(
+      trx,
+      expired.map((instance) => instance.ri),
+    );
+    await core.store.adjustContainer(
+      trx,
+      containerRi,
+      -expired.length,
+      -expired.reduce((sum, instance) => sum + instance.cs, 0),
+      undefined,
+    );
+  }
+  const counters = await core.store.adjustContainer(trx, containerRi, 1, record.cs, now);
+  record.st = counters.st;
+  await core.store.insert(trx, record);
+  await evictInstances(core, trx, containerRi, counters, container.mni, container.mbs);
+}
+
+/** Returns whether `value` is above `limit`; an undefined limit is never exceeded. */
+function exceeds(limit: number | undefined, value: number): boolean {
+  return limit !== undefined && value > limit;
 }
 
 /** Deletes the oldest instances until the container is within `mni` and `mbs`. */
@@ -512,11 +538,9 @@ export async function evictInstances(
 ): Promise<void> {
   let cni = counters.cni;
   let cbs = counters.cbs;
-  const overCount = (): boolean => mni !== undefined && cni > mni;
-  const overBytes = (): boolean => mbs !== undefined && cbs > mbs;
-  while (overCount() || overBytes()) {
+  while (exceeds(mni, cni) || exceeds(mbs, cbs)) {
     const excess = mni !== undefined && cni > mni ? cni - mni : 0;
-    if (excess === 1 && !overBytes()) {
+    if (excess === 1 && !exceeds(mbs, cbs)) {
       // The usual case of a full container that got one more instance.
       const size = await core.store.deleteOldestInstance(trx, containerRi);
       if (size === undefined) {
@@ -530,7 +554,7 @@ export async function evictInstances(
     const batch = await core.store.oldestInstances(
       trx,
       containerRi,
-      Math.max(excess, 1) + (overBytes() ? 16 : 0),
+      Math.max(excess, 1) + (exceeds(mbs, cbs) ? 16 : 0),
     );
     if (batch.length === 0) {
       return;
@@ -538,7 +562,7 @@ export async function evictInstances(
     const victims: string[] = [];
     let bytes = 0;
     for (const instance of batch) {
-      if (!overCount() && !overBytes()) {
+      if (!exceeds(mni, cni) && !exceeds(mbs, cbs)) {
         break;
       }
       victims.push(instance.ri);

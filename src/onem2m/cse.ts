@@ -449,6 +449,11 @@ export class CseCore {
     };
   }
 
+  /** Returns whether a CREATE to `to` resolved recently, so `to` is valid and names no fanOutPoint. */
+  isKnownCreateTarget(to: string): boolean {
+    return this.createTargets.has(to);
+  }
+
   /**
    * Resolves the target of a CREATE, the parent of the new resource, through
    * a cache that every update and deletion of a possible parent clears. The

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from '../core/logger.js';
 import { httpPathToTarget } from './address.js';
@@ -90,6 +91,50 @@ function listOf(value: unknown): string[] {
   return raw.flatMap((item) => item.split(/[+ ]/)).filter((item) => item.length > 0);
 }
 
+/** Parsed Content-Type values: the `ty` parameter, or null for none. */
+const contentTypes = new Map<string, number | null>();
+const MAX_CACHED_CONTENT_TYPES = 100;
+
+/**
+ * Checks a Content-Type and returns its `ty` parameter, the resource type
+ * of a CREATE. Clients send the same few values, so results are cached.
+ */
+function resourceTypeOf(contentType: string): number | undefined {
+  let ty = contentTypes.get(contentType);
+  if (ty === undefined) {
+    ty = parseContentType(contentType) ?? null;
+    if (contentTypes.size >= MAX_CACHED_CONTENT_TYPES) {
+      contentTypes.clear();
+    }
+    contentTypes.set(contentType, ty);
+  }
+  return ty ?? undefined;
+}
+
+function parseContentType(contentType: string): number | undefined {
+  const [mediaType = '', ...parameters] = contentType.split(';').map((part) => part.trim());
+  if (!JSON_MEDIA_TYPES.has(mediaType.toLowerCase())) {
+    throw onem2mError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `Content-Type ${mediaType} is not supported; use application/json or application/vnd.onem2m-res+json`,
+    );
+  }
+  let ty: number | undefined;
+  for (const parameter of parameters) {
+    const [key, value = ''] = parameter.split('=').map((part) => part.trim());
+    if (key?.toLowerCase() === 'ty') {
+      ty = integerOf(value, 'ty (Content-Type parameter)');
+    }
+  }
+  return ty;
+}
+
+/** Returns the first value of a request header. */
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
 /** Builds the raw request primitive of an HTTP request; the core validates it. */
 function toPrimitive(
   request: FastifyRequest,
@@ -97,11 +142,7 @@ function toPrimitive(
   maxContentBytes: number,
 ): Json {
   const headers = request.headers;
-  const header = (name: string): string | undefined => {
-    const value = headers[name];
-    return Array.isArray(value) ? value[0] : value;
-  };
-  const rqi = header('x-m2m-ri');
+  const rqi = headerValue(headers, 'x-m2m-ri');
   if (rqi === undefined || rqi === '') {
     throw onem2mError('BAD_REQUEST', 'the X-M2M-RI header (request identifier) is missing');
   }
@@ -109,45 +150,30 @@ function toPrimitive(
   const queryStart = url.indexOf('?');
   const path = queryStart < 0 ? url : url.slice(0, queryStart);
   const primitive: Json = { rqi, to: httpPathToTarget(path) };
-  const origin = header('x-m2m-origin');
+  const origin = headerValue(headers, 'x-m2m-origin');
   if (origin !== undefined) {
     primitive.fr = origin;
   }
-  const rvi = header('x-m2m-rvi');
+  const rvi = headerValue(headers, 'x-m2m-rvi');
   if (rvi !== undefined) {
     primitive.rvi = rvi;
   }
-  const ot = header('x-m2m-ot');
+  const ot = headerValue(headers, 'x-m2m-ot');
   if (ot !== undefined) {
     primitive.ot = ot;
   }
-  const rqet = header('x-m2m-ret');
+  const rqet = headerValue(headers, 'x-m2m-ret');
   if (rqet !== undefined) {
     primitive.rqet = rqet;
   }
-  const rset = header('x-m2m-rst');
+  const rset = headerValue(headers, 'x-m2m-rst');
   if (rset !== undefined) {
     primitive.rset = rset;
   }
 
-  const contentType = header('content-type');
-  let ty: number | undefined;
-  if (contentType !== undefined) {
-    const [mediaType = '', ...parameters] = contentType.split(';').map((part) => part.trim());
-    if (!JSON_MEDIA_TYPES.has(mediaType.toLowerCase())) {
-      throw onem2mError(
-        'UNSUPPORTED_MEDIA_TYPE',
-        `Content-Type ${mediaType} is not supported; use application/json or application/vnd.onem2m-res+json`,
-      );
-    }
-    for (const parameter of parameters) {
-      const [key, value = ''] = parameter.split('=').map((part) => part.trim());
-      if (key?.toLowerCase() === 'ty') {
-        ty = integerOf(value, 'ty (Content-Type parameter)');
-      }
-    }
-  }
-  const accept = header('accept');
+  const contentType = headerValue(headers, 'content-type');
+  const ty = contentType === undefined ? undefined : resourceTypeOf(contentType);
+  const accept = headerValue(headers, 'accept');
   if (
     accept !== undefined &&
     !accept
@@ -187,7 +213,14 @@ function toPrimitive(
     primitive.pc = parseJsonBody(raw, maxContentBytes);
   }
 
-  const query = request.query as Record<string, unknown>;
+  if (queryStart >= 0) {
+    addQueryParameters(primitive, request.query as Record<string, unknown>);
+  }
+  return primitive;
+}
+
+/** Adds the query parameters of a request (TS-0009) to its primitive. */
+function addQueryParameters(primitive: Json, query: Record<string, unknown>): void {
   const fc: Json = {};
   for (const [name, value] of Object.entries(query)) {
     if (listParameters.has(name)) {
@@ -215,7 +248,6 @@ function toPrimitive(
   if (Object.keys(fc).length > 0) {
     primitive.fc = fc;
   }
-  return primitive;
 }
 
 /** Serves the CSE over HTTP on its own listener. */

@@ -250,7 +250,10 @@ export function parseJsonBody(body: Uint8Array | string, maxBytes: number): unkn
   if (size > maxBytes) {
     throw onem2mError('BAD_REQUEST', `content of ${size} bytes exceeds the limit of ${maxBytes}`);
   }
-  const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+  const text =
+    typeof body === 'string'
+      ? body
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {

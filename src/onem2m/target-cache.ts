@@ -46,6 +46,14 @@ export class TargetCache {
     return this.generation;
   }
 
+  /**
+   * Returns whether `to` has an entry. Only addresses that parsed without
+   * errors and lead to no fanOutPoint get one.
+   */
+  has(to: string): boolean {
+    return this.entries.has(to);
+  }
+
   /** Returns a cached resolution whose target and ancestors are all unexpired at `now`. */
   lookup(to: string, now: string): ResolvedTarget | undefined {
     const entry = this.entries.get(to);

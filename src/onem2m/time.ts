@@ -9,7 +9,19 @@ const TIMESTAMP = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?:[.,](\d{1,9}))
 
 const pad = (value: number, width: number): string => String(value).padStart(width, '0');
 
+// Requests handled within the same millisecond format the same time.
+let lastEpochMs = Number.NaN;
+let lastTimestamp = '';
+
 export function formatTimestamp(epochMs: number): string {
+  if (epochMs !== lastEpochMs) {
+    lastTimestamp = formatNewTimestamp(epochMs);
+    lastEpochMs = epochMs;
+  }
+  return lastTimestamp;
+}
+
+function formatNewTimestamp(epochMs: number): string {
   const date = new Date(epochMs);
   return (
     pad(date.getUTCFullYear(), 4) +
