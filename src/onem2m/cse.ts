@@ -91,6 +91,7 @@ function rejectionOf(
 /** Denials recorded in the audit trail per originator and minute; further ones are counted only. */
 const AUDITED_DENIALS_PER_MINUTE = 20;
 const SUBSCRIPTION_CACHE_LIMIT = 10000;
+const AE_CACHE_LIMIT = 10000;
 const SWEEP_BATCH = 200;
 
 /**
@@ -137,6 +138,12 @@ export class CseCore {
   private readonly createTargets = new TargetCache();
   private readonly subscriptionCache = new Map<string, ResourceRecord[]>();
   private readonly registeredAes = new Set<string>();
+  /**
+   * AEs found by `findAe`, keyed by the requested ID or address. Every change
+   * of a resource other than a contentInstance clears it, as for `createTargets`.
+   */
+  private readonly aesById = new Map<string, ResourceRecord>();
+  private aeGeneration = 0;
   private readonly denials = new Map<
     string,
     { windowStart: number; count: number; suppressed: number }
@@ -152,6 +159,8 @@ export class CseCore {
     this.store = new ResourceStore(options.storage);
     this.store.onChange(() => {
       this.createTargets.invalidate();
+      this.aeGeneration += 1;
+      this.aesById.clear();
     });
     this.audit = options.audit;
     this.logger = options.logger;
@@ -504,10 +513,30 @@ export class CseCore {
     }
   }
 
+  /**
+   * Finds a registered AE by AE-ID or address, for notification targets.
+   * A found AE is cached; a lookup that raced with a change is not.
+   */
   private async findAe(id: string): Promise<ResourceRecord | undefined> {
     const now = formatTimestamp(Date.now());
+    const cached = this.aesById.get(id);
+    if (cached !== undefined && (cached.et === null || cached.et > now)) {
+      return cached;
+    }
+    const generation = this.aeGeneration;
     const record = await this.resolveId(this.store.db, id, now);
-    return record?.ty === ResourceType.AE ? record : undefined;
+    if (record?.ty !== ResourceType.AE) {
+      return undefined;
+    }
+    if (generation === this.aeGeneration) {
+      if (this.aesById.size >= AE_CACHE_LIMIT) {
+        this.aesById.clear();
+      }
+      // Frozen, so a caller that tries to change the shared record fails.
+      Object.freeze(record.attrs);
+      this.aesById.set(id, Object.freeze(record));
+    }
+    return record;
   }
 
   // ---------------------------------------------------------------- access control

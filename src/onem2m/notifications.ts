@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../core/logger.js';
 import type { CseIdentity } from './address.js';
@@ -127,6 +129,19 @@ export function criteriaMatch(subscription: ResourceRecord, event: ResourceEvent
   return true;
 }
 
+/** Returns why an HTTP response reports a failed delivery, or undefined for a success. */
+function responseFailure(response: IncomingMessage): string | undefined {
+  const rsc = response.headers['x-m2m-rsc'];
+  if (typeof rsc === 'string' && !isSuccessRsc(Number(rsc))) {
+    return `target answered rsc ${rsc}`;
+  }
+  const status = response.statusCode ?? 0;
+  if (status < 200 || status > 299) {
+    return `target answered HTTP ${status}`;
+  }
+  return undefined;
+}
+
 /**
  * Delivers notifications (TS-0004): verification
  * requests when a subscription is created, event notifications after the
@@ -151,6 +166,9 @@ export class Notifier {
   private readonly waiting: (() => void)[] = [];
   private mqtt: MqttRequester | undefined;
   private stopped = false;
+  /** Keep-alive connections to HTTP targets, which usually receive notification after notification. */
+  private httpAgent = new HttpAgent({ keepAlive: true });
+  private httpsAgent = new HttpsAgent({ keepAlive: true });
 
   constructor(private readonly options: NotifierOptions) {
     this.identity = options.identity;
@@ -497,33 +515,46 @@ export class Notifier {
         return error instanceof Error ? error.message : String(error);
       }
     }
-    try {
-      const response = await fetch(destination.url, {
-        method: 'POST',
-        headers: {
-          'X-M2M-Origin': primitive.fr,
-          'X-M2M-RI': primitive.rqi,
-          'X-M2M-RVI': '3',
-          'X-M2M-OT': primitive.ot ?? '',
-          'Content-Type': 'application/json',
-          Accept: 'application/json',
+    return this.post(destination.url, primitive, JSON.stringify(content));
+  }
+
+  /**
+   * POSTs a notification over HTTP(S) and returns undefined on success or
+   * why it failed. Redirects are not followed, so a 3xx response is a failure.
+   */
+  private post(url: URL, primitive: RequestPrimitive, body: string): Promise<string | undefined> {
+    const https = url.protocol === 'https:';
+    return new Promise((resolve) => {
+      const failed = (error: Error): void => {
+        resolve(`${error.name}: ${error.message}`);
+      };
+      const request = (https ? httpsRequest : httpRequest)(
+        url,
+        {
+          method: 'POST',
+          agent: https ? this.httpsAgent : this.httpAgent,
+          headers: {
+            'X-M2M-Origin': primitive.fr,
+            'X-M2M-RI': primitive.rqi,
+            'X-M2M-RVI': '3',
+            'X-M2M-OT': primitive.ot ?? '',
+            'Content-Type': 'application/json',
+            'Content-Length': Buffer.byteLength(body),
+            Accept: 'application/json',
+          },
+          signal: AbortSignal.timeout(this.config.timeoutMs),
         },
-        body: JSON.stringify(content),
-        signal: AbortSignal.timeout(this.config.timeoutMs),
-        redirect: 'error',
-      });
-      await response.arrayBuffer().catch(() => undefined);
-      const rscHeader = response.headers.get('x-m2m-rsc');
-      if (rscHeader !== null && !isSuccessRsc(Number(rscHeader))) {
-        return `target answered rsc ${rscHeader}`;
-      }
-      if (response.status < 200 || response.status > 299) {
-        return `target answered HTTP ${response.status}`;
-      }
-      return undefined;
-    } catch (error) {
-      return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    }
+        (response) => {
+          response.on('error', failed);
+          response.on('end', () => {
+            resolve(responseFailure(response));
+          });
+          response.resume();
+        },
+      );
+      request.on('error', failed);
+      request.end(body);
+    });
   }
 
   /** Sends pending batches now and waits for queued deliveries, at most `timeoutMs`. */
@@ -543,11 +574,15 @@ export class Notifier {
     if (timer !== undefined) {
       clearTimeout(timer);
     }
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 
   /** Resumes accepting notifications after `stop`, for a CSE that starts again. */
   resume(): void {
     this.stopped = false;
+    this.httpAgent = new HttpAgent({ keepAlive: true });
+    this.httpsAgent = new HttpsAgent({ keepAlive: true });
   }
 
   /** Waits until every queued notification has been attempted; for tests and shutdown. */

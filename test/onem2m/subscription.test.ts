@@ -100,6 +100,35 @@ describe('subscriptions and notifications', () => {
     assert.equal(event.rep['m2m:cin']?.con, 'hello');
   });
 
+  test('notification follows a poa update', async () => {
+    const second = new NotificationReceiver();
+    const secondUrl = await second.start();
+    try {
+      const moving = await registerAe(env, 'Cmoving', { poa: [url] });
+      const to = await container();
+      const response = await subscribe(to, { nu: [moving], enc: { net: [3] } });
+      assert.equal(response.rsc, 2001, dbg(response));
+      await env.request({ op: 1, to, fr: aei, ty: 4, pc: { 'm2m:cin': { con: 'first' } } });
+      await receiver.waitFor(2);
+      const updated = await env.request({
+        op: 3,
+        to: `medward/${moving}`,
+        fr: moving,
+        pc: { 'm2m:ae': { poa: [secondUrl] } },
+      });
+      assert.equal(updated.rsc, 2004, dbg(updated));
+      await env.request({ op: 1, to, fr: aei, ty: 4, pc: { 'm2m:cin': { con: 'second' } } });
+      await second.waitFor(1);
+      const event = second.received[0]?.body['m2m:sgn'] as {
+        nev: { rep: Record<string, Record<string, unknown>> };
+      };
+      assert.equal(event.nev.rep['m2m:cin']?.con, 'second');
+      assert.equal(receiver.received.length, 2);
+    } finally {
+      await second.stop();
+    }
+  });
+
   test('update and delete events', async () => {
     const to = await container();
     assert.equal((await subscribe(to, { nu: [url], enc: { net: [1, 2] }, su: url })).rsc, 2001);
