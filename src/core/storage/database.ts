@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js';
 import { CachingSqliteDatabase } from './sqlite-statements.js';
 import { translateDatabaseError } from './errors.js';
 import { TranslatingDialect } from './translating-dialect.js';
+import { WalCheckpointer } from './wal-checkpointer.js';
 import { WalSync } from './wal-sync.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -26,6 +27,11 @@ type Tables = Record<string, Record<string, any>>;
 
 const SYNCHRONOUS_NORMAL = 'pragma synchronous = NORMAL';
 const SYNCHRONOUS_FULL = 'pragma synchronous = FULL';
+
+/** Pause between the checkpoints of the checkpoint thread. */
+const CHECKPOINT_INTERVAL_MS = 200;
+/** SQLite's default: an automatic checkpoint once the log contains this many pages. */
+const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;
 
 export interface StorageOptions {
   /** `sqlite:<path>`, `sqlite::memory:`, or `postgres://user@host:port/database`. */
@@ -81,6 +87,8 @@ export class Storage implements Component {
   private readonly target: StorageTarget;
   private sqlite: SqliteDatabase.Database | undefined;
   private walSync: WalSync | undefined;
+  private checkpointer: WalCheckpointer | undefined;
+  private readonly statementTimeoutMs: number;
   private synchronousStatements:
     | {
         of: SqliteDatabase.Database;
@@ -95,6 +103,7 @@ export class Storage implements Component {
   ) {
     this.target = parseStorageUrl(options.url);
     this.dialect = this.target.dialect;
+    this.statementTimeoutMs = options.statementTimeoutMs;
     this.db = new Kysely<object>({ dialect: new TranslatingDialect(this.createDialect(options)) });
   }
 
@@ -178,6 +187,10 @@ export class Storage implements Component {
    * these tables must wait for `backgroundSyncsSettled()` before it reports
    * what it read. On PostgreSQL, and on SQLite without a write-ahead log,
    * this is a plain transaction and `durable` is already resolved.
+   *
+   * The first such transaction also moves the checkpoints of the log to a
+   * worker thread (see WalCheckpointer), because an automatic checkpoint
+   * runs inside a COMMIT and syncs on the event loop.
    */
   async transactionWithBackgroundSync<T extends Tables, R>(
     work: (trx: Transaction<T>) => Promise<R>,
@@ -190,6 +203,7 @@ export class Storage implements Component {
     // The single SQLite connection stays held from the first pragma to the
     // last, so no other transaction commits with NORMAL in between.
     return this.db.connection().execute(async (connection) => {
+      this.startCheckpointer();
       this.setSynchronous('NORMAL');
       let value: R;
       try {
@@ -202,6 +216,37 @@ export class Storage implements Component {
       durable.catch(() => undefined);
       return { value, durable };
     });
+  }
+
+  /**
+   * Starts the checkpoint thread once and turns the automatic checkpoints of
+   * the SQLite connection off; the caller must have acquired the connection.
+   */
+  private startCheckpointer(): void {
+    const sqlite = this.sqlite;
+    if (this.checkpointer !== undefined || sqlite === undefined) {
+      return;
+    }
+    const checkpointer = new WalCheckpointer({
+      file: resolve(this.target.location),
+      intervalMs: CHECKPOINT_INTERVAL_MS,
+      busyTimeoutMs: this.statementTimeoutMs,
+      logger: this.logger,
+      onUnexpectedExit: () => {
+        this.restoreAutocheckpoint(sqlite);
+      },
+    });
+    sqlite.pragma('wal_autocheckpoint = 0');
+    checkpointer.start();
+    this.checkpointer = checkpointer;
+  }
+
+  private restoreAutocheckpoint(sqlite: SqliteDatabase.Database): void {
+    try {
+      sqlite.pragma(`wal_autocheckpoint = ${DEFAULT_AUTOCHECKPOINT_PAGES}`);
+    } catch (error) {
+      this.logger.error({ err: error }, 'restoring sqlite automatic checkpoints failed');
+    }
   }
 
   /** Sets `synchronous` on the SQLite connection, which the caller must have acquired. */
@@ -241,6 +286,8 @@ export class Storage implements Component {
 
   async stop(): Promise<void> {
     await this.walSync?.settled().catch(() => undefined);
+    await this.checkpointer?.stop();
+    this.checkpointer = undefined;
     await this.db.destroy();
     this.walSync?.close();
   }

@@ -124,6 +124,46 @@ describe('background sync on SQLite', () => {
   });
 });
 
+describe('WAL checkpoints on SQLite', () => {
+  test('checkpoint thread keeps the log small', async () => {
+    const database = await createTestDatabase('sqlite', { migrate: false });
+    try {
+      await createItemTable(database.storage);
+      const sqlite = database.storage.sqliteHandle;
+      assert.ok(sqlite !== undefined);
+      const walPath = `${sqlite.name}-wal`;
+      // Writes 800 rows of about 1 KiB each in 20 background-sync commits.
+      const writeRows = async (prefix: string): Promise<void> => {
+        for (let batch = 0; batch < 20; batch += 1) {
+          await database.storage.transactionWithBackgroundSync<ItemTables, undefined>(
+            async (trx) => {
+              const ids = Array.from({ length: 40 }, (_, index) => ({
+                id: `${prefix}-${batch}-${index}-${'x'.repeat(1000)}`,
+              }));
+              await trx.insertInto('sync_item').values(ids).execute();
+            },
+          );
+        }
+        await database.storage.backgroundSyncsSettled();
+      };
+      await writeRows('first');
+      assert.equal(sqlite.pragma('wal_autocheckpoint', { simple: true }), 0);
+      const firstSize = fs.statSync(walPath).size;
+      // The thread checkpoints every 200 ms; the next writer then restarts the log.
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      await writeRows('second');
+      // Without a checkpoint the log would hold both rounds, about twice the first.
+      const secondSize = fs.statSync(walPath).size;
+      assert.ok(
+        secondSize < firstSize * 1.5,
+        `log grew from ${firstSize} to ${secondSize} bytes, so no checkpoint ran`,
+      );
+    } finally {
+      await database.dispose();
+    }
+  });
+});
+
 describe('background sync failure', () => {
   test('failed sync rejects later commits', async () => {
     const database = await createTestDatabase('sqlite', { migrate: false });
