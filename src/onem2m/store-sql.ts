@@ -22,6 +22,8 @@ const sqlTexts = {
   adjustContainer:
     'update onem2m_resource set st = st + ?, cni = cni + ?, cbs = cbs + ?, lt = coalesce(?, lt) ' +
     'where ri = ? returning st, cni, cbs',
+  adjustCounters:
+    'update onem2m_resource set cni = cni + ?, cbs = cbs + ? where ri = ? returning st, cni, cbs',
   oldestInstances:
     'select ri, cs from onem2m_resource where pi = ? and ty = ? order by st asc limit ?',
   // The subquery walks the (pi, ty, st) index from the oldest end. It is a

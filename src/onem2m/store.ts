@@ -334,9 +334,10 @@ export class ResourceStore {
   }
 
   /**
-   * Adds to a container's instance counters and increments its stateTag,
-   * returning the new values. The UPDATE locks the container row, so
-   * concurrent instance creations on PostgreSQL queue up here.
+   * Adds to a container's instance counters and returns the new values. An
+   * addition of instances also increments its stateTag. The UPDATE locks the
+   * container row, so concurrent instance creations on PostgreSQL queue up
+   * here.
    */
   async adjustContainer(
     ex: Executor,
@@ -345,11 +346,22 @@ export class ResourceStore {
     deltaBytes: number,
     lt: string | undefined,
   ): Promise<{ st: number; cni: number; cbs: number }> {
-    const rows = await this.sql.rows<{ st: number; cni: number; cbs: number }>(
-      ex,
-      'adjustContainer',
-      [deltaInstances > 0 ? 1 : 0, deltaInstances, deltaBytes, lt ?? null, ri],
-    );
+    // A removal leaves st and lt alone. Its statement does not name st, so the
+    // (pi, ty, st) index entry of the container is not rewritten.
+    const rows =
+      deltaInstances > 0 || lt !== undefined
+        ? await this.sql.rows<{ st: number; cni: number; cbs: number }>(ex, 'adjustContainer', [
+            deltaInstances > 0 ? 1 : 0,
+            deltaInstances,
+            deltaBytes,
+            lt ?? null,
+            ri,
+          ])
+        : await this.sql.rows<{ st: number; cni: number; cbs: number }>(ex, 'adjustCounters', [
+            deltaInstances,
+            deltaBytes,
+            ri,
+          ]);
     const row = rows[0];
     if (row === undefined) {
       throw onem2mError('NOT_FOUND', `container ${ri} was deleted while the request ran`);
