@@ -132,14 +132,16 @@ export async function createResource(
     await core.store.write((trx) => commitCreate(core, trx, prepared, context.now));
   } else {
     // A contentInstance CREATE commits with its sync off the event loop; its
-    // response waits for the sync like every other write's.
+    // response waits for the sync like every other write's. On PostgreSQL the
+    // creations under one address share transactions (see WriteOptions).
+    const instance = ty === ResourceType.ContentInstance;
     prepared = await core.store.write(
       async (trx) => {
         const inTransaction = await prepareCreate(core, context, trx, ty, attributes);
         await commitCreate(core, trx, inTransaction, context.now);
         return inTransaction;
       },
-      { backgroundSync: ty === ResourceType.ContentInstance },
+      instance ? { backgroundSync: true, batchKey: request.to } : {},
     );
   }
   const record = prepared.record;

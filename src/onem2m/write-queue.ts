@@ -1,5 +1,5 @@
 import type SqliteDatabase from 'better-sqlite3';
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { translateDatabaseError, type Storage } from '../core/storage/index.js';
 
 /** The executor a write runs on: a transaction, possibly shared with other writes. */
@@ -14,6 +14,14 @@ export interface WriteOptions {
    * `Storage.backgroundSyncsSettled()` before it reports what it read.
    */
   backgroundSync?: boolean;
+  /**
+   * On PostgreSQL, writes with the same key share a transaction when they
+   * arrive together. The contentInstance creations of one container use its
+   * address: they all update the container's row, whose lock would otherwise
+   * let only one of their transactions commit at a time. On SQLite every
+   * write is batched and the key is not used.
+   */
+  batchKey?: string;
 }
 
 interface PendingWrite<T, R> {
@@ -31,7 +39,7 @@ const SAVEPOINT = 'savepoint write_queue_entry';
 const RELEASE_SAVEPOINT = 'release savepoint write_queue_entry';
 const ROLLBACK_TO_SAVEPOINT = 'rollback to savepoint write_queue_entry';
 
-/** Maximum writes in one SQLite transaction, which bounds how long one batch keeps the database. */
+/** Maximum writes in one batch, which bounds how long one batch keeps the database or row locks. */
 const MAX_BATCH = 64;
 
 /** Upper bound of the wait for more writes before a batch starts. */
@@ -61,8 +69,11 @@ const MAX_IDLE_TURNS = 2;
  * that sync. Other writes run in batches of their own with a synchronous
  * COMMIT.
  *
- * On PostgreSQL each write runs in a transaction of its own; the connection
- * pool already lets commits overlap.
+ * On PostgreSQL a write without a `batchKey` runs in a transaction of its
+ * own, and the connection pool lets such commits overlap. Writes with a key
+ * run in batches per key, the same way: one batch of a key at a time, each
+ * write in a savepoint, and writes that arrive meanwhile join the batch
+ * until it commits. Batches of different keys run concurrently.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the constraint of Kysely's withTables
 export class WriteQueue<T extends Record<string, Record<string, any>>> {
@@ -74,6 +85,8 @@ export class WriteQueue<T extends Record<string, Record<string, any>>> {
   private gathering: { expected: number; finish: () => void } | undefined;
   private statementsOf: SqliteDatabase.Database | undefined;
   private readonly statements = new Map<string, SqliteDatabase.Statement>();
+  /** PostgreSQL writes by batch key, waiting for the batch of their key or running in it. */
+  private readonly keyed = new Map<string, PendingWrite<T, unknown>[]>();
 
   constructor(private readonly storage: Storage) {
     this.db = storage.db.withTables<T>();
@@ -81,7 +94,9 @@ export class WriteQueue<T extends Record<string, Record<string, any>>> {
 
   run<R>(work: (trx: WriteExecutor<T>) => Promise<R>, options: WriteOptions = {}): Promise<R> {
     if (this.storage.dialect === 'postgres') {
-      return this.db.transaction().execute(work);
+      return options.batchKey === undefined
+        ? this.db.transaction().execute(work)
+        : this.runKeyed(work, options.batchKey);
     }
     return new Promise<R>((resolve, reject) => {
       this.pending.push({
@@ -103,6 +118,54 @@ export class WriteQueue<T extends Record<string, Record<string, any>>> {
         });
       }
     });
+  }
+
+  /** Queues a PostgreSQL write for the batches of `key`, starting them when none runs. */
+  private runKeyed<R>(work: (trx: WriteExecutor<T>) => Promise<R>, key: string): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const write: PendingWrite<T, unknown> = {
+        work,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        backgroundSync: true,
+      };
+      const queue = this.keyed.get(key);
+      if (queue !== undefined) {
+        queue.push(write);
+        return;
+      }
+      const started = [write];
+      this.keyed.set(key, started);
+      // As on SQLite, writes read in the same poll phase join the first batch.
+      setImmediate(() => {
+        void this.drainKeyed(key, started);
+      });
+    });
+  }
+
+  /** Runs the batches of one key until its queue is empty. */
+  private async drainKeyed(key: string, queue: PendingWrite<T, unknown>[]): Promise<void> {
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, MAX_BATCH);
+        let outcomes: Outcome<T>[];
+        try {
+          outcomes = await this.db.transaction().execute(async (trx) => {
+            const done = await this.runWrites(trx, batch);
+            await this.extend(trx, batch, done, queue);
+            return done;
+          });
+        } catch (error) {
+          for (const write of batch) {
+            write.reject(error);
+          }
+          continue;
+        }
+        settle(outcomes);
+      }
+    } finally {
+      this.keyed.delete(key);
+    }
   }
 
   private async drain(): Promise<void> {
@@ -184,7 +247,7 @@ export class WriteQueue<T extends Record<string, Record<string, any>>> {
         const committed = await this.storage.transactionWithBackgroundSync<T, Outcome<T>[]>(
           async (trx) => {
             const outcomes = await this.runWrites(trx, batch);
-            await this.extend(trx, batch, outcomes);
+            await this.extend(trx, batch, outcomes, this.pending);
             return outcomes;
           },
         );
@@ -257,14 +320,14 @@ export class WriteQueue<T extends Record<string, Record<string, any>>> {
     trx: Transaction<T>,
     write: PendingWrite<T, unknown>,
   ): Promise<Outcome<T>> {
-    this.savepoint(SAVEPOINT);
+    await this.savepoint(trx, SAVEPOINT);
     try {
       const value = await write.work(trx);
-      this.savepoint(RELEASE_SAVEPOINT);
+      await this.savepoint(trx, RELEASE_SAVEPOINT);
       return { write, value };
     } catch (error) {
-      this.savepoint(ROLLBACK_TO_SAVEPOINT);
-      this.savepoint(RELEASE_SAVEPOINT);
+      await this.savepoint(trx, ROLLBACK_TO_SAVEPOINT);
+      await this.savepoint(trx, RELEASE_SAVEPOINT);
       return { write, error };
     }
   }
@@ -282,15 +345,16 @@ export class WriteQueue<T extends Record<string, Record<string, any>>> {
     trx: Transaction<T>,
     batch: PendingWrite<T, unknown>[],
     outcomes: Outcome<T>[],
+    queue: PendingWrite<T, unknown>[],
   ): Promise<void> {
     let idleTurns = 0;
     while (batch.length < MAX_BATCH) {
-      const next = this.pending[0];
+      const next = queue[0];
       if (next !== undefined) {
         if (!next.backgroundSync) {
           return;
         }
-        this.pending.shift();
+        queue.shift();
         batch.push(next);
         outcomes.push(await this.runInSavepoint(trx, next));
         idleTurns = 0;
@@ -307,13 +371,14 @@ export class WriteQueue<T extends Record<string, Record<string, any>>> {
   }
 
   /**
-   * Runs a savepoint statement on the SQLite connection, which the batch's
-   * transaction has acquired (batches exist on SQLite only).
+   * Runs a savepoint statement in the batch's transaction. On SQLite it runs
+   * as a prepared statement on the connection, which the transaction holds.
    */
-  private savepoint(command: string): void {
+  private async savepoint(trx: Transaction<T>, command: string): Promise<void> {
     const sqlite = this.storage.sqliteHandle;
     if (sqlite === undefined) {
-      throw new Error('the write queue batches writes on SQLite only');
+      await sql.raw(command).execute(trx);
+      return;
     }
     if (this.statementsOf !== sqlite) {
       this.statements.clear();

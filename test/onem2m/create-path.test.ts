@@ -176,6 +176,34 @@ function runCreatePath(dialect: DialectName): void {
       const container = await containerOf(e, 'mixed');
       assert.equal(container.cni, 11);
     });
+
+    test('duplicate name in a batch is undone', async (t) => {
+      const e = use(t);
+      if (!e) {
+        return;
+      }
+      await createContainer(e, 'named');
+      // The duplicate fails at its INSERT, after it counted itself in the
+      // container, so only a rollback of its own changes keeps cni right.
+      const names = ['a', 'b', 'c', 'b', 'd', 'e'];
+      const responses = await Promise.all(
+        names.map((rn) =>
+          e.request({
+            op: 1,
+            to: `medward/${owner}/named`,
+            fr: owner,
+            ty: 4,
+            pc: { 'm2m:cin': { rn, con: `value ${rn}` } },
+          }),
+        ),
+      );
+      const statuses = responses.map((response) => response.rsc);
+      assert.equal(statuses.filter((rsc) => rsc === 2001).length, 5, statuses.join(','));
+      assert.equal(statuses.filter((rsc) => rsc === 4105).length, 1, statuses.join(','));
+      const container = await containerOf(e, 'named');
+      assert.equal(container.cni, 5);
+      assert.equal(container.cbs, 5 * 'value a'.length);
+    });
   });
 }
 
