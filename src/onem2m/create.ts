@@ -492,9 +492,10 @@ function prepareContentInstance(
 
 /**
  * Inserts a contentInstance: removes the container's expired instances,
- * counts the new one in the container's `cni`, `cbs` and `st`, and evicts
- * the oldest beyond `mni` and `mbs`. Eviction walks the (pi, ty, st) index
- * from the oldest end, so it costs the same for ten instances or a million.
+ * counts the new one in the container's `cni`, `cbs` and `st` (see
+ * `ResourceStore.insertInstance`), and evicts the oldest beyond `mni` and
+ * `mbs`. Eviction walks the (pi, ty, st) index from the oldest end, so it
+ * costs the same for ten instances or a million.
  */
 async function insertInstance(
   core: CseCore,
@@ -503,25 +504,8 @@ async function insertInstance(
   container: InstanceContainer,
   now: string,
 ): Promise<void> {
-  const containerRi = container.record.ri;
-  const expired = await core.store.expiredInstances(trx, containerRi, now);
-  if (expired.length > 0) {
-    await core.store.deleteInstances(
-      trx,
-      expired.map((instance) => instance.ri),
-    );
-    await core.store.adjustContainer(
-      trx,
-      containerRi,
-      -expired.length,
-      -expired.reduce((sum, instance) => sum + instance.cs, 0),
-      undefined,
-    );
-  }
-  const counters = await core.store.adjustContainer(trx, containerRi, 1, record.cs, now);
-  record.st = counters.st;
-  await core.store.insert(trx, record);
-  await evictInstances(core, trx, containerRi, counters, container.mni, container.mbs);
+  const counters = await core.store.insertInstance(trx, container.record.ri, record, now);
+  await evictInstances(core, trx, container.record.ri, counters, container.mni, container.mbs);
 }
 
 /** Returns whether `value` is above `limit`; an undefined limit is never exceeded. */
@@ -544,13 +528,12 @@ export async function evictInstances(
     const excess = mni !== undefined && cni > mni ? cni - mni : 0;
     if (excess === 1 && !exceeds(mbs, cbs)) {
       // The usual case of a full container that got one more instance.
-      const size = await core.store.deleteOldestInstance(trx, containerRi);
-      if (size === undefined) {
+      const evicted = await core.store.evictOldestInstance(trx, containerRi);
+      if (evicted === undefined) {
         return;
       }
-      cni -= 1;
-      cbs -= size;
-      await core.store.adjustContainer(trx, containerRi, -1, -size, undefined);
+      cni = evicted.cni;
+      cbs = evicted.cbs;
       continue;
     }
     const batch = await core.store.oldestInstances(

@@ -39,7 +39,42 @@ const sqlTexts = {
     "select ri, cs from onem2m_resource where et <= ? and pi || '' = ? and ty + 0 = ?",
 } as const;
 
+/**
+ * Statements that only PostgreSQL runs, with numbered parameters: each one
+ * does in one round trip what SQLite, which has no round trips, does in
+ * several statements. Data-modifying WITH queries share one snapshot, and
+ * their parts communicate only through RETURNING.
+ */
+const postgresTexts = {
+  // Deletes the container's expired instances (the expressions on pi and ty
+  // keep the planner on the et index, as in expiredInstances), counts the
+  // new instance in the container and inserts it with the container's new
+  // st. $1 now, $2 container ri, $3 cs, then ri, rn, srn, ct, lt, et, cr and
+  // attrs of the instance.
+  insertInstanceCounted:
+    'with expired as (' +
+    "delete from onem2m_resource where et <= $1 and pi || '' = $2 and ty + 0 = 4 returning cs" +
+    '), counted as (' +
+    'update onem2m_resource set st = st + 1, cni = cni + 1 - (select count(*) from expired), ' +
+    'cbs = cbs + $3 - (select coalesce(sum(cs), 0) from expired), lt = $1 ' +
+    'where ri = $2 returning st, cni, cbs' +
+    '), inserted as (' +
+    'insert into onem2m_resource (ri, pi, rn, srn, ty, ct, lt, et, st, cni, cbs, cs, cr, attrs) ' +
+    'select $4, $2, $5, $6, 4, $7, $8, $9, st, 0, 0, $3, $10, $11 from counted returning ri' +
+    ') select st, cni, cbs from counted',
+  // Deletes the oldest instance of container $1 and takes it off the counters.
+  evictOldestInstance:
+    'with victim as (' +
+    'delete from onem2m_resource where ri = ' +
+    '(select ri from onem2m_resource where pi = $1 and ty = 4 order by st asc limit 1) ' +
+    'returning cs' +
+    ') update onem2m_resource set cni = cni - 1, cbs = cbs - victim.cs from victim ' +
+    'where onem2m_resource.ri = $1 ' +
+    'returning onem2m_resource.st, onem2m_resource.cni, onem2m_resource.cbs',
+} as const;
+
 export type StatementName = keyof typeof sqlTexts;
+export type PostgresStatementName = keyof typeof postgresTexts;
 
 /** A query executor: the database or an open transaction on it. */
 type Executor = Pick<Kysely<object>, 'executeQuery' | 'isTransaction'>;
@@ -80,6 +115,18 @@ export class StoreSql {
   /** Runs statement `name` and returns its rows (none for statements without RETURNING). */
   rows<R>(ex: Executor, name: StatementName, parameters: readonly unknown[]): Promise<R[]> {
     return this.execute<R>(ex, this.texts[name], parameters);
+  }
+
+  /** Runs a PostgreSQL-only statement and returns its rows. */
+  async postgresRows<R>(
+    ex: Executor,
+    name: PostgresStatementName,
+    parameters: readonly unknown[],
+  ): Promise<R[]> {
+    const result = await ex.executeQuery<R>(
+      CompiledQuery.raw(postgresTexts[name], [...parameters]),
+    );
+    return result.rows;
   }
 
   /** Deletes resources by ID. */
