@@ -129,6 +129,13 @@ export function criteriaMatch(subscription: ResourceRecord, event: ResourceEvent
   return true;
 }
 
+/** Resolves in the check phase of the next event loop turn. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => {
+    setImmediate(resolve);
+  });
+}
+
 /** Returns why an HTTP response reports a failed delivery, or undefined for a success. */
 function responseFailure(response: IncomingMessage): string | undefined {
   const rsc = response.headers['x-m2m-rsc'];
@@ -362,7 +369,9 @@ export class Notifier {
     }
     this.queued += 1;
     this.queuedGauge.set(this.queued);
-    const previous = this.chains.get(key) ?? Promise.resolve();
+    // A new chain starts in the next turn of the event loop, so the request
+    // that caused the event sends its response before delivery work begins.
+    const previous = this.chains.get(key) ?? nextTurn();
     const next = previous
       .then(async () => {
         await this.acquire();
