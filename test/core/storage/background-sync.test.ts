@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test, type TestContext } from 'node:test';
 import SqliteDatabase from 'better-sqlite3';
