@@ -299,10 +299,16 @@ describe('inventory service', () => {
   });
 
   test('list pages without gaps', async () => {
-    const created: string[] = [];
+    const devices = [];
     for (let i = 0; i < 12; i += 1) {
-      created.push((await inventory.create(newDevice({ manufacturer: 'Pager Inc' }))).id);
+      devices.push(await inventory.create(newDevice({ manufacturer: 'Pager Inc' })));
     }
+    // Pages follow (createdAt, id): devices created in the same millisecond are ordered by id.
+    const created = devices
+      .sort((a, b) =>
+        a.createdAt === b.createdAt ? (a.id < b.id ? -1 : 1) : a.createdAt < b.createdAt ? -1 : 1,
+      )
+      .map((device) => device.id);
     const seen: string[] = [];
     let cursor: string | undefined;
     let pages = 0;
