@@ -104,7 +104,10 @@ export class Storage implements Component {
     this.target = parseStorageUrl(options.url);
     this.dialect = this.target.dialect;
     this.statementTimeoutMs = options.statementTimeoutMs;
-    this.db = new Kysely<object>({ dialect: new TranslatingDialect(this.createDialect(options)) });
+    const beginStatement = this.dialect === 'sqlite' ? 'begin immediate' : undefined;
+    this.db = new Kysely<object>({
+      dialect: new TranslatingDialect(this.createDialect(options), beginStatement),
+    });
   }
 
   private createDialect(options: StorageOptions): Dialect {

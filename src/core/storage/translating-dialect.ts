@@ -1,14 +1,14 @@
-import type {
+import {
   CompiledQuery,
-  DatabaseConnection,
-  DatabaseIntrospector,
-  Dialect,
-  DialectAdapter,
-  Driver,
-  Kysely,
-  QueryCompiler,
-  QueryResult,
-  TransactionSettings,
+  type DatabaseConnection,
+  type DatabaseIntrospector,
+  type Dialect,
+  type DialectAdapter,
+  type Driver,
+  type Kysely,
+  type QueryCompiler,
+  type QueryResult,
+  type TransactionSettings,
 } from 'kysely';
 import { translateDatabaseError } from './errors.js';
 
@@ -46,7 +46,10 @@ function unwrap(connection: DatabaseConnection): DatabaseConnection {
 type CompileQuery = QueryCompiler['compileQuery'];
 
 class TranslatingDriver implements Driver {
-  constructor(private readonly inner: Driver) {}
+  constructor(
+    private readonly inner: Driver,
+    private readonly beginStatement: string | undefined,
+  ) {}
 
   init(): Promise<void> {
     return translated(() => this.inner.init());
@@ -58,6 +61,12 @@ class TranslatingDriver implements Driver {
   }
 
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    const beginStatement = this.beginStatement;
+    if (beginStatement !== undefined) {
+      return translated(async () => {
+        await unwrap(connection).executeQuery(CompiledQuery.raw(beginStatement));
+      });
+    }
     return translated(() => this.inner.beginTransaction(unwrap(connection), settings));
   }
 
@@ -106,10 +115,19 @@ class TranslatingDriver implements Driver {
 
 /** Wraps a Kysely dialect so every driver error leaves storage as a MedwardError. */
 export class TranslatingDialect implements Dialect {
-  constructor(private readonly inner: Dialect) {}
+  /**
+   * `beginStatement` replaces the driver's BEGIN. SQLite passes BEGIN
+   * IMMEDIATE: a deferred transaction that reads and then writes fails at
+   * once with SQLITE_BUSY, without waiting, when another connection (a writer
+   * thread) committed in between, while IMMEDIATE waits for the write lock.
+   */
+  constructor(
+    private readonly inner: Dialect,
+    private readonly beginStatement?: string,
+  ) {}
 
   createDriver(): Driver {
-    return new TranslatingDriver(this.inner.createDriver());
+    return new TranslatingDriver(this.inner.createDriver(), this.beginStatement);
   }
 
   createQueryCompiler(): QueryCompiler {
