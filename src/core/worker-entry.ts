@@ -5,7 +5,7 @@
  * tsx's loader before it imports the module. Compiled JavaScript runs as is.
  */
 
-// This module's own extension tells whether the sources run as TypeScript.
+// This module's own extension shows whether the sources run as TypeScript.
 const runsTypeScript = import.meta.url.endsWith('.ts');
 
 export interface WorkerEntry {

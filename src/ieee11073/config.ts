@@ -53,7 +53,7 @@ export const Ieee11073GroupCommitSection = Type.Object(
     maxBatch: Type.Integer({ minimum: 1, maximum: 20000, default: 2000 }),
     /**
      * Maximum time a report waits for others before its batch goes to the
-     * database. With 0 a batch holds the reports of one event-loop turn, and
+     * database. With 0 a batch contains the reports of one event-loop turn, and
      * batches still grow while earlier ones commit, so only idle managers
      * commit small ones.
      */

@@ -130,8 +130,8 @@ export function isValidAbsoluteTime(time: AbsoluteTime): boolean {
   }
   const year = time.century * 100 + time.year;
   const leapYear = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const daysInMonth =
-    time.month === 2 ? (leapYear ? 29 : 28) : (DAYS_IN_MONTH[time.month - 1] ?? 31);
+  const februaryDays = leapYear ? 29 : 28;
+  const daysInMonth = time.month === 2 ? februaryDays : (DAYS_IN_MONTH[time.month - 1] ?? 31);
   return time.day <= daysInMonth && time.hour <= 23 && time.minute <= 59 && time.second <= 59;
 }
 

@@ -114,7 +114,7 @@ export async function transitionDeviceStates(
   return states;
 }
 
-/** Checks one step against the device as it stands and returns the device after it. */
+/** Checks one step against the device's current state and returns the device after it. */
 function applyStep(before: Device, step: DeviceStateStep, now: Date): Device {
   const deviceId = before.id;
   if (before.state === 'decommissioned') {

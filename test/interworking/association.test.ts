@@ -71,11 +71,11 @@ describe('interworking associations to oneM2M', () => {
     return Array.isArray(labels) ? (labels as string[]) : [];
   }
 
-  async function labelled(address: string, wanted: string): Promise<string[]> {
+  async function labelled(address: string, expectedLabel: string): Promise<string[]> {
     return until(async () => {
       const labels = await labelsOf(address);
-      return labels?.includes(wanted) === true ? labels : undefined;
-    }, `label ${wanted}`);
+      return labels?.includes(expectedLabel) === true ? labels : undefined;
+    }, `label ${expectedLabel}`);
   }
 
   async function children(address: string, type: number): Promise<string[]> {
@@ -391,12 +391,12 @@ describe('interworking associations over jetstream', () => {
       const aare = await client.next('aare');
       assert.equal(aare.kind === 'aare' && aare.result, AssociateResult.accepted);
       await answerMdsGet(client, mdsAttributes);
-      const labelsWith = (wanted: string): Promise<unknown[]> =>
+      const labelsWith = (expectedLabel: string): Promise<unknown[]> =>
         until(async () => {
           const response = await world.env.request({ op: 2, to: aeAddress, fr: world.app });
           const labels = response.rsc === 2000 ? body(response, 'm2m:ae').lbl : undefined;
-          return Array.isArray(labels) && labels.includes(wanted) ? labels : undefined;
-        }, `label ${wanted}`);
+          return Array.isArray(labels) && labels.includes(expectedLabel) ? labels : undefined;
+        }, `label ${expectedLabel}`);
       await labelsWith('ieee11073/associationState/operating');
       const descriptor = contentOf(
         await world.env.request({ op: 2, to: `${aeAddress}/mds/la`, fr: world.app }),

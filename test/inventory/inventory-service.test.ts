@@ -304,11 +304,13 @@ describe('inventory service', () => {
       devices.push(await inventory.create(newDevice({ manufacturer: 'Pager Inc' })));
     }
     // Pages follow (createdAt, id): devices created in the same millisecond are ordered by id.
-    const created = devices
-      .sort((a, b) =>
-        a.createdAt === b.createdAt ? (a.id < b.id ? -1 : 1) : a.createdAt < b.createdAt ? -1 : 1,
-      )
-      .map((device) => device.id);
+    const byCreationThenId = (a: { createdAt: string; id: string }, b: typeof a): number => {
+      if (a.createdAt !== b.createdAt) {
+        return a.createdAt < b.createdAt ? -1 : 1;
+      }
+      return a.id < b.id ? -1 : 1;
+    };
+    const created = devices.sort(byCreationThenId).map((device) => device.id);
     const seen: string[] = [];
     let cursor: string | undefined;
     let pages = 0;

@@ -6,9 +6,8 @@ import { MedwardError, ErrorKind } from '../errors.js';
  * parameters. Building and compiling a Kysely query costs tens of
  * microseconds, more than SQLite takes to run a short statement, so a
  * component that runs the same statement shape on every request keeps it
- * here. Keys must name what changes the SQL text besides the dialect,
- * which is told apart by itself: the statement and, for multi-row inserts,
- * the row count.
+ * here. The cache separates dialects itself, so a key names only the
+ * statement and, for multi-row inserts, the row count.
  */
 export class CompiledQueries {
   private readonly texts = new Map<string, string>();
@@ -41,8 +40,8 @@ export class CompiledQueries {
 const placeholders = new WeakMap<Kysely<object>, string>();
 
 /**
- * Returns how the executor's dialect writes a parameter, which tells the
- * dialects apart. Compiling this one-parameter fragment costs a few
+ * Returns how the executor's dialect writes a parameter, which distinguishes
+ * the dialects. Compiling this one-parameter fragment costs a few
  * microseconds and is done once per executor (a database or a transaction).
  */
 function placeholderOf(executor: Kysely<object>): string {

@@ -1,8 +1,8 @@
 /**
  * A confirmed fixed scan report APDU written again for each report of a
  * simulated agent. Only the invoke id, event-time, scan report number,
- * values and absolute time stamps change between reports, and in a fixed
- * scan report none of them changes a length, so each report is a copy of the
+ * values and absolute time stamps change between reports. In a fixed scan
+ * report none of them changes a length, so each report is a copy of the
  * template with those fields written over it.
  */
 import { decodeApdu } from '../decode.js';
@@ -90,7 +90,7 @@ export class FixedReportTemplate {
     return target;
   }
 
-  /** The 8 BCD bytes that `absoluteTimeFromDate` and `encodeAbsoluteTime` give for `ms`. */
+  /** Encodes `ms` as the 8 BCD bytes that `encodeAbsoluteTime` writes, reusing the last result for the same `ms`. */
   private absoluteTime(ms: number): Buffer {
     if (ms !== this.cachedTimeMs) {
       const date = new Date(ms);

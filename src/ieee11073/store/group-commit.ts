@@ -32,9 +32,9 @@ export interface GroupCommitOptions {
   /** Observations per transaction; a single larger submission commits alone. */
   maxBatch: number;
   /**
-   * Longest time a submission waits for others before its batch is handed to
-   * the database, unless earlier batches still hold every commit slot. With 0
-   * a batch collects the submissions of one event-loop turn.
+   * Maximum time a submission waits for others before its batch is handed to
+   * the database, unless earlier batches still occupy every commit slot. With
+   * 0 a batch collects the submissions of one event-loop turn.
    */
   maxDelayMs: number;
   logger: Logger;
@@ -83,7 +83,7 @@ interface CommitQueueOptions extends GroupCommitOptions {
 }
 
 /**
- * Queues work and commits it in batches. A batch starts when it holds
+ * Queues work and commits it in batches. A batch starts when it contains
  * `maxBatch` observations, or when its oldest submission has waited
  * `maxDelayMs` and fewer than `maxInFlight` batches are committing. Under
  * load each batch covers everything that arrived while the batches before it
@@ -258,7 +258,7 @@ const WRITER_MAX_IN_FLIGHT = 4;
  * (SQLite files), so their inserts and fsyncs leave the event-loop thread, and
  * through the storage's connection otherwise (PostgreSQL, in-memory SQLite, a
  * failed writer thread). The two queues commit independently, so only
- * submissions of the same kind keep their order; a session awaits its
+ * submissions of the same kind keep their order. A session awaits its
  * association record before it accepts observations, so no observation can
  * precede the row it refers to.
  */

@@ -3,7 +3,7 @@
  * connection, so the inserts and the fsync of each commit do not block the
  * event loop that serves the agents. A second worker thread runs passive WAL
  * checkpoints, and the writer finishes them between its transactions (see
- * commit-worker.ts); the main connection's automatic checkpoints are turned
+ * commit-worker.ts). The main connection's automatic checkpoints are turned
  * off while the writer runs and restored when it stops.
  */
 import type SqliteDatabase from 'better-sqlite3';

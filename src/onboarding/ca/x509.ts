@@ -675,7 +675,7 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
   });
 }
 
-/** JWK curve names of the named curves whose keys importPublicKey reads itself. */
+/** JWK curve names, by named-curve OID, of the keys that importPublicKey imports as a JWK. */
 const jwkCurves: Readonly<Record<string, { name: string; coordinateBytes: number }>> = {
   [oid.secp256r1]: { name: 'P-256', coordinateBytes: 32 },
   [oid.secp384r1]: { name: 'P-384', coordinateBytes: 48 },

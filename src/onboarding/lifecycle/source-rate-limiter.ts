@@ -13,7 +13,7 @@ export type TakeResult =
   | { allowed: true }
   | {
       allowed: false;
-      /** Time until the source's bucket holds a token again. */
+      /** Time until the source's bucket contains a token again. */
       retryAfterMs: number;
       /** Whether this is the first rejection since the source was last allowed. */
       firstRejection: boolean;

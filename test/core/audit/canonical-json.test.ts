@@ -3,6 +3,14 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { canonicalJson } from '../../../src/core/audit/canonical-json.js';
 
+/** Orders strings by UTF-16 code units, as canonical JSON sorts keys. */
+function compareCodeUnits(a: string, b: string): number {
+  if (a === b) {
+    return 0;
+  }
+  return a < b ? -1 : 1;
+}
+
 /** Sorts object keys by UTF-16 code units at every level, as canonical JSON orders them. */
 function sortedKeys(value: unknown): unknown {
   if (Array.isArray(value)) {
@@ -14,7 +22,7 @@ function sortedKeys(value: unknown): unknown {
   const object = value as Record<string, unknown>;
   // No prototype, so a key named __proto__ stays an own member as JSON.parse makes it.
   const sorted = Object.create(null) as Record<string, unknown>;
-  for (const key of Object.keys(object).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+  for (const key of Object.keys(object).sort(compareCodeUnits)) {
     sorted[key] = sortedKeys(object[key]);
   }
   return sorted;
