@@ -45,11 +45,36 @@ function unwrap(connection: DatabaseConnection): DatabaseConnection {
 
 type CompileQuery = QueryCompiler['compileQuery'];
 
+/** A lock that transactions hold from before BEGIN until after COMMIT or ROLLBACK. */
+export interface TransactionLock {
+  acquire(): Promise<void>;
+  /** Frees the lock; does nothing when it is not held. */
+  release(): void;
+}
+
+export interface TranslatingDialectOptions {
+  /**
+   * Replaces the driver's BEGIN. SQLite passes BEGIN IMMEDIATE: a deferred
+   * transaction that reads and then writes fails at once with SQLITE_BUSY,
+   * without waiting, when another connection (a writer thread) committed in
+   * between, while IMMEDIATE waits for the write lock.
+   */
+  beginStatement?: string;
+  /** Taken before every BEGIN; see write-lock.ts. */
+  transactionLock?: TransactionLock;
+}
+
 class TranslatingDriver implements Driver {
+  private readonly beginStatement: string | undefined;
+  private readonly lock: TransactionLock | undefined;
+
   constructor(
     private readonly inner: Driver,
-    private readonly beginStatement: string | undefined,
-  ) {}
+    options: TranslatingDialectOptions,
+  ) {
+    this.beginStatement = options.beginStatement;
+    this.lock = options.transactionLock;
+  }
 
   init(): Promise<void> {
     return translated(() => this.inner.init());
@@ -60,22 +85,41 @@ class TranslatingDriver implements Driver {
     return new TranslatingConnection(connection);
   }
 
-  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    const beginStatement = this.beginStatement;
-    if (beginStatement !== undefined) {
-      return translated(async () => {
+  async beginTransaction(
+    connection: DatabaseConnection,
+    settings: TransactionSettings,
+  ): Promise<void> {
+    await this.lock?.acquire();
+    try {
+      const beginStatement = this.beginStatement;
+      await translated(async () => {
+        if (beginStatement === undefined) {
+          await this.inner.beginTransaction(unwrap(connection), settings);
+          return;
+        }
         await unwrap(connection).executeQuery(CompiledQuery.raw(beginStatement));
       });
+    } catch (error) {
+      this.lock?.release();
+      throw error;
     }
-    return translated(() => this.inner.beginTransaction(unwrap(connection), settings));
   }
 
-  commitTransaction(connection: DatabaseConnection): Promise<void> {
-    return translated(() => this.inner.commitTransaction(unwrap(connection)));
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await translated(() => this.inner.commitTransaction(unwrap(connection)));
+    } finally {
+      // After a failed COMMIT Kysely rolls back, which finds the lock free.
+      this.lock?.release();
+    }
   }
 
-  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    return translated(() => this.inner.rollbackTransaction(unwrap(connection)));
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await translated(() => this.inner.rollbackTransaction(unwrap(connection)));
+    } finally {
+      this.lock?.release();
+    }
   }
 
   async savepoint(
@@ -115,19 +159,13 @@ class TranslatingDriver implements Driver {
 
 /** Wraps a Kysely dialect so every driver error leaves storage as a MedwardError. */
 export class TranslatingDialect implements Dialect {
-  /**
-   * `beginStatement` replaces the driver's BEGIN. SQLite passes BEGIN
-   * IMMEDIATE: a deferred transaction that reads and then writes fails at
-   * once with SQLITE_BUSY, without waiting, when another connection (a writer
-   * thread) committed in between, while IMMEDIATE waits for the write lock.
-   */
   constructor(
     private readonly inner: Dialect,
-    private readonly beginStatement?: string,
+    private readonly options: TranslatingDialectOptions = {},
   ) {}
 
   createDriver(): Driver {
-    return new TranslatingDriver(this.inner.createDriver(), this.beginStatement);
+    return new TranslatingDriver(this.inner.createDriver(), this.options);
   }
 
   createQueryCompiler(): QueryCompiler {

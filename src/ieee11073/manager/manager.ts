@@ -55,9 +55,6 @@ const SHUTDOWN_GRACE_MS = 1000;
  */
 const WRITER_BUSY_TIMEOUT_MS = 10000;
 
-/** Pause between passive WAL checkpoints of the observation writer's checkpoint thread. */
-const WAL_CHECKPOINT_INTERVAL_MS = 1000;
-
 export class Ieee11073Manager implements Component {
   readonly name = 'ieee11073-manager';
   /** Observations, associations and configurations; `listObservations` serves the API. */
@@ -189,20 +186,22 @@ export class Ieee11073Manager implements Component {
 
   /** Starts the observation writer threads when the storage is a SQLite file in WAL mode. */
   private startWriter(): void {
-    const sqlite = this.deps.storage.sqliteHandle;
+    const storage = this.deps.storage;
+    const sqlite = storage.sqliteHandle;
+    const writeLock = storage.sqliteWriteLock;
     const file = sqlite === undefined ? undefined : sqliteFileForWorker(sqlite);
-    if (sqlite === undefined || file === undefined) {
+    const restartRequest = file === undefined ? undefined : storage.startBackgroundCheckpoints();
+    if (writeLock === undefined || file === undefined || restartRequest === undefined) {
       return;
     }
     const writer = new SqliteObservationWriter({
       file,
       busyTimeoutMs: WRITER_BUSY_TIMEOUT_MS,
-      checkpointIntervalMs: WAL_CHECKPOINT_INTERVAL_MS,
       maxBatchRows: this.config.groupCommit.maxBatch,
       logger: this.logger,
       metrics: this.metrics,
     });
-    writer.start(sqlite);
+    writer.start({ writeLock, restartRequest });
     this.writer = writer;
     this.logger.info({ file }, 'ieee11073 observation writer thread started');
   }

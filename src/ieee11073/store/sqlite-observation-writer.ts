@@ -1,22 +1,18 @@
 /**
  * Commits observation rows to a SQLite file from a worker thread with its own
  * connection, so the inserts and the fsync of each commit do not block the
- * event loop that serves the agents. A second worker thread runs passive WAL
- * checkpoints, and the writer finishes them between its transactions (see
- * commit-worker.ts). The main connection's automatic checkpoints are turned
- * off while the writer runs and restored when it stops.
+ * event loop that serves the agents. The storage's checkpoint thread copies
+ * the log into the database, and the writer finishes those copies between
+ * its transactions (see commit-worker.ts).
  */
 import type SqliteDatabase from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import { ErrorKind, MedwardError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { translateDatabaseError } from '../../core/storage/index.js';
-import type {
-  CheckpointFailure,
-  CommitReply,
-  CommitRequest,
-  CommitWorkerData,
-} from './commit-worker.js';
+import type { MainWriteLock } from '../../core/storage/write-lock.js';
+import { workerEntry } from '../../core/worker-entry.js';
+import type { CommitReply, CommitRequest, CommitWorkerData } from './commit-worker.js';
 import type { GroupCommitMetrics } from './group-commit.js';
 import type { Observation } from './model.js';
 import {
@@ -28,10 +24,8 @@ import {
 export interface SqliteObservationWriterOptions {
   /** Path of the SQLite database file; it must be in WAL mode. */
   file: string;
-  /** How long the worker's statements wait for a lock held by the main connection. */
+  /** How long the worker's statements wait for a lock held by another process. */
   busyTimeoutMs: number;
-  /** Pause between passive WAL checkpoints. */
-  checkpointIntervalMs: number;
   /** Rows per transaction when the thread merges waiting batches; a larger batch commits alone. */
   maxBatchRows: number;
   logger: Logger;
@@ -44,26 +38,9 @@ interface PendingCommit {
   reject: (error: unknown) => void;
 }
 
-// Under tsx the sources run as .ts and a worker thread must register tsx's
-// loader before it imports the entry, because the tsx command line does not
-// pass its loader on to workers. The built package runs the .js entry directly.
-const runsTypeScript = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(`./commit-worker.${runsTypeScript ? 'ts' : 'js'}`, import.meta.url);
-
-function workerEntry(): URL | string {
-  if (!runsTypeScript) {
-    return workerUrl;
-  }
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  return (
-    `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); ` +
-    `return import(${JSON.stringify(workerUrl.href)}); });`
-  );
-}
-
 function startWorker(workerData: CommitWorkerData): { worker: Worker; exited: Promise<void> } {
-  const entry = workerEntry();
-  const worker = new Worker(entry, { workerData, eval: typeof entry === 'string' });
+  const { entry, eval: isScript } = workerEntry(new URL('./commit-worker', import.meta.url));
+  const worker = new Worker(entry, { workerData, eval: isScript });
   const exited = new Promise<void>((resolve) => {
     worker.once('exit', () => {
       resolve();
@@ -85,14 +62,20 @@ export function sqliteFileForWorker(sqlite: SqliteDatabase.Database): string | u
   return journalMode === 'wal' ? sqlite.name : undefined;
 }
 
+/** What the writer thread shares with the storage that owns the file. */
+export interface SharedWriteState {
+  /** Taken around each of the writer's transactions; see write-lock.ts. */
+  writeLock: MainWriteLock;
+  /** The storage checkpoint thread's restart request; see checkpoint-worker.ts. */
+  restartRequest: SharedArrayBuffer;
+}
+
 export class SqliteObservationWriter {
   private writer: Worker | undefined;
-  private checkpointer: Worker | undefined;
-  private readonly exits: Promise<void>[] = [];
+  private exited: Promise<void> | undefined;
   private readonly pending = new Map<number, PendingCommit>();
   private nextId = 1;
   private failure: unknown;
-  private restoreAutocheckpoint: (() => void) | undefined;
 
   constructor(private readonly options: SqliteObservationWriterOptions) {}
 
@@ -101,22 +84,17 @@ export class SqliteObservationWriter {
     return this.writer !== undefined && this.failure === undefined;
   }
 
-  /**
-   * Starts both worker threads. `mainConnection` is the connection that
-   * serves everything else; its automatic checkpoints stop until `stop`.
-   */
-  start(mainConnection: SqliteDatabase.Database): void {
-    const common = {
+  /** Starts the writer thread. */
+  start(shared: SharedWriteState): void {
+    const { worker: writer, exited } = startWorker({
       file: this.options.file,
       busyTimeoutMs: this.options.busyTimeoutMs,
       insertPrefix: INSERT_OBSERVATION_OR_ROLLBACK_PREFIX,
       columnCount: OBSERVATION_COLUMN_COUNT,
       maxBatchRows: this.options.maxBatchRows,
-      checkpointIntervalMs: this.options.checkpointIntervalMs,
-    };
-    const writerData: CommitWorkerData = { ...common, role: 'writer' };
-    const checkpointerData: CommitWorkerData = { ...common, role: 'checkpointer' };
-    const { worker: writer, exited: writerExited } = startWorker(writerData);
+      writeLock: shared.writeLock.buffer,
+      restartRequest: shared.restartRequest,
+    });
     writer.on('message', (reply: CommitReply) => {
       this.settle(reply);
     });
@@ -124,28 +102,13 @@ export class SqliteObservationWriter {
       this.fail(error);
     });
     writer.on('exit', (code) => {
+      shared.writeLock.releaseAbandoned();
       if (this.writer === writer) {
         this.fail(new Error(`observation writer thread exited with code ${code}`));
       }
     });
-    const { worker: checkpointer, exited: checkpointerExited } = startWorker(checkpointerData);
-    this.exits.push(writerExited, checkpointerExited);
-    checkpointer.on('message', (failure: CheckpointFailure) => {
-      this.options.logger.warn(
-        { file: this.options.file, reason: failure.checkpointFailed },
-        'ieee11073 wal checkpoint failed; retrying at the next interval',
-      );
-    });
-    checkpointer.on('error', (error) => {
-      this.options.logger.error({ err: error }, 'ieee11073 wal checkpoint thread failed');
-    });
     this.writer = writer;
-    this.checkpointer = checkpointer;
-    const previous: unknown = mainConnection.pragma('wal_autocheckpoint', { simple: true });
-    mainConnection.pragma('wal_autocheckpoint = 0');
-    this.restoreAutocheckpoint = () => {
-      mainConnection.pragma(`wal_autocheckpoint = ${Number(previous)}`);
-    };
+    this.exited = exited;
   }
 
   /** Resolves once the rows of `observations` are committed with synchronous=FULL. */
@@ -167,20 +130,15 @@ export class SqliteObservationWriter {
     });
   }
 
-  /** Stops both threads after the commits already posted; checkpoints once more on the way. */
+  /** Stops the thread after the commits already posted. */
   async stop(): Promise<void> {
     const writer = this.writer;
-    const checkpointer = this.checkpointer;
     this.writer = undefined;
-    this.checkpointer = undefined;
     // A thread that already exited ignores the message; its exit promise is settled.
     writer?.postMessage('stop');
-    checkpointer?.postMessage('stop');
-    await Promise.all(this.exits);
-    this.exits.length = 0;
+    await this.exited;
+    this.exited = undefined;
     this.rejectPending(this.unavailableError());
-    this.restoreAutocheckpoint?.();
-    this.restoreAutocheckpoint = undefined;
   }
 
   private settle(reply: CommitReply): void {

@@ -63,7 +63,6 @@ test('observation writer commits from worker', { timeout: 30000 }, async () => {
   const writer = new SqliteObservationWriter({
     file,
     busyTimeoutMs: 5000,
-    checkpointIntervalMs: 50,
     maxBatchRows: 100,
     logger: silentLogger(),
   });
@@ -76,8 +75,11 @@ test('observation writer commits from worker', { timeout: 30000 }, async () => {
     logger: silentLogger(),
     writer,
   });
+  const writeLock = storage.sqliteWriteLock;
+  const restartRequest = storage.startBackgroundCheckpoints();
+  assert.ok(writeLock !== undefined && restartRequest !== undefined);
   try {
-    writer.start(sqlite);
+    writer.start({ writeLock, restartRequest });
     assert.equal(writer.available, true);
     const observations = Array.from({ length: 130 }, (_, index) => observation(index));
     // 130 rows: two multi-row statements of 50 and 30 single rows.
@@ -98,9 +100,58 @@ test('observation writer commits from worker', { timeout: 30000 }, async () => {
     await committer.stop();
     await writer.stop();
     assert.equal(writer.available, false);
-    assert.equal(sqlite.pragma('wal_autocheckpoint', { simple: true }), 1000);
+    // The storage's checkpoint thread checkpoints the log, not the connection's commits.
+    assert.equal(sqlite.pragma('wal_autocheckpoint', { simple: true }), 0);
   } finally {
     await committer.stop();
+    await writer.stop();
+    await storage.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10000;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+test('writer lets a long log start over', { timeout: 30000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'medward-writer-'));
+  const storage = await openStorage(join(dir, 'medward.db'));
+  const sqlite = storage.sqliteHandle;
+  assert.ok(sqlite !== undefined);
+  const file = sqliteFileForWorker(sqlite);
+  assert.ok(file !== undefined);
+  const writer = new SqliteObservationWriter({
+    file,
+    busyTimeoutMs: 5000,
+    maxBatchRows: 100,
+    logger: silentLogger(),
+  });
+  const writeLock = storage.sqliteWriteLock;
+  const restartRequest = storage.startBackgroundCheckpoints();
+  assert.ok(writeLock !== undefined && restartRequest !== undefined);
+  const request = new Int32Array(restartRequest);
+  try {
+    writer.start({ writeLock, restartRequest });
+    // About 6,000 frames of 4 KiB in the log, more than the checkpoint
+    // thread lets it hold before it asks for a restart.
+    sqlite.exec('create table filler (data blob)');
+    sqlite.prepare('insert into filler (data) values (zeroblob(24000000))').run();
+    await until(() => Atomics.load(request, 0) === 1, 'the restart request');
+
+    const first = observation(1000);
+    await writer.commit([first]);
+    await until(() => Atomics.load(request, 0) === 0, 'the writer to take the request');
+    // The writer copied the rest of the log after that commit, so its next
+    // transaction writes the log from its beginning again.
+    await writer.commit([observation(1001)]);
+    const [state] = sqlite.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
+    assert.ok(state !== undefined && state.log < 100, `log holds ${state?.log} frames`);
+  } finally {
     await writer.stop();
     await storage.stop();
     rmSync(dir, { recursive: true, force: true });
