@@ -26,10 +26,22 @@ export interface InProcessBusOptions {
    * for redelivery). Publishing beyond it fails with `BUS_BACKPRESSURE`. Default 10 000.
    */
   maxPendingPerGroup?: number;
+  /**
+   * Recent messages kept for groups that subscribe later, as a stream would
+   * keep them: at most this many. Default 10 000; 0 keeps none.
+   */
+  maxRetainedMessages?: number;
+  /** At most this many encoded bytes of kept messages. Default 16 MiB. */
+  maxRetainedBytes?: number;
+  /** Kept messages older than this are dropped. Default 300 000 ms. */
+  retainMs?: number;
 }
 
 export const defaultMaxPendingPerGroup = 10_000;
 const defaultMaxDuplicateIds = 100_000;
+const defaultMaxRetainedMessages = 10_000;
+const defaultMaxRetainedBytes = 16 * 1024 * 1024;
+const defaultRetainMs = 300_000;
 
 type BusState = 'new' | 'running' | 'stopping' | 'stopped';
 
@@ -40,9 +52,11 @@ type BusState = 'new' | 'running' | 'stopping' | 'stopped';
  *
  * - Messages live in memory only. Everything queued is lost when the bus
  *   stops or the process exits; there is no durability across restarts.
- * - A group receives the messages published after its first subscribe. A
- *   message published while no group matches is discarded, because there is no
- *   stream to replay from.
+ * - A group created by its first subscribe first receives the recent messages
+ *   that match it. The bus keeps up to `maxRetainedMessages` (default
+ *   10 000), `maxRetainedBytes` (16 MiB) and `retainMs` (5 minutes) of them,
+ *   where a stream keeps everything its limits allow. So events published
+ *   while a process starts, before their consumer subscribed, still reach it.
  * - A group exists from its first subscribe until the bus stops, also while it
  *   has no members. It keeps at most `maxPendingPerGroup` (default 10 000)
  *   unacknowledged messages. A publish that would exceed the limit in any
@@ -57,6 +71,11 @@ export class InProcessBus implements EventBus {
   private readonly duplicates: DuplicateWindow;
   private readonly maxMessageBytes: number;
   private readonly maxPendingPerGroup: number;
+  private readonly retained: StoredMessage[] = [];
+  private retainedBytes = 0;
+  private readonly maxRetainedMessages: number;
+  private readonly maxRetainedBytes: number;
+  private readonly retainMs: number;
 
   constructor(
     private readonly logger: Logger,
@@ -64,6 +83,9 @@ export class InProcessBus implements EventBus {
   ) {
     this.maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes;
     this.maxPendingPerGroup = options.maxPendingPerGroup ?? defaultMaxPendingPerGroup;
+    this.maxRetainedMessages = options.maxRetainedMessages ?? defaultMaxRetainedMessages;
+    this.maxRetainedBytes = options.maxRetainedBytes ?? defaultMaxRetainedBytes;
+    this.retainMs = options.retainMs ?? defaultRetainMs;
     this.duplicates = new DuplicateWindow(
       options.duplicateWindowMs ?? defaultDuplicateWindowMs,
       options.maxDuplicateIds ?? defaultMaxDuplicateIds,
@@ -93,6 +115,8 @@ export class InProcessBus implements EventBus {
     await Promise.all([...this.groups.values()].map((group) => group.close()));
     this.groups.clear();
     this.duplicates.clear();
+    this.retained.length = 0;
+    this.retainedBytes = 0;
     this.state = 'stopped';
   }
 
@@ -121,6 +145,7 @@ export class InProcessBus implements EventBus {
           this.deadLetter(...args);
         });
         this.groups.set(settings.group, group);
+        this.replayRetained(group);
       } else if (group.filter !== settings.subject) {
         throw conflict(
           'BUS_GROUP_SUBJECT_MISMATCH',
@@ -173,6 +198,45 @@ export class InProcessBus implements EventBus {
     };
     for (const group of targets) {
       group.enqueue(message);
+    }
+    this.retain(message, nowMs);
+  }
+
+  /** Keeps `message` for groups that subscribe later, dropping the oldest beyond the limits. */
+  private retain(message: StoredMessage, nowMs: number): void {
+    if (this.maxRetainedMessages <= 0 || message.bytes.length > this.maxRetainedBytes) {
+      return;
+    }
+    this.retained.push(message);
+    this.retainedBytes += message.bytes.length;
+    this.dropRetained(nowMs);
+  }
+
+  private dropRetained(nowMs: number): void {
+    const oldestKeptMs = nowMs - this.retainMs;
+    let dropped = 0;
+    for (const message of this.retained) {
+      const overLimit =
+        this.retained.length - dropped > this.maxRetainedMessages ||
+        this.retainedBytes > this.maxRetainedBytes;
+      if (!overLimit && message.publishedAt.getTime() >= oldestKeptMs) {
+        break;
+      }
+      this.retainedBytes -= message.bytes.length;
+      dropped += 1;
+    }
+    if (dropped > 0) {
+      this.retained.splice(0, dropped);
+    }
+  }
+
+  /** Queues the kept messages that match a new group, oldest first. */
+  private replayRetained(group: InProcessGroup): void {
+    this.dropRetained(Date.now());
+    for (const message of this.retained) {
+      if (subjectMatches(group.filter, message.subject)) {
+        group.enqueue(message);
+      }
     }
   }
 

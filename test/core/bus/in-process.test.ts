@@ -12,11 +12,70 @@ runBusContract(
     return { bus, cleanup: () => bus.stop() };
   },
   {
-    newGroupSeesEarlierMessages: false,
-    reason:
-      'the in-process bus keeps no stream, so a group sees messages published after its first subscribe',
+    newGroupSeesEarlierMessages: true,
+    reason: 'the in-process bus keeps recent messages for groups that subscribe later',
   },
 );
+
+/** Subscribes a new group to `subject` and returns the data it received after `settleMs`. */
+async function replayedTo(bus: InProcessBus, subject: string, settleMs = 50): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  await bus.subscribe({
+    subject,
+    group: `replay-${Math.random().toString(36).slice(2)}`,
+    handler: (message) => void seen.push(message.data),
+  });
+  await sleep(settleMs);
+  return seen;
+}
+
+void describe('InProcessBus retention', () => {
+  void test('new group gets newest kept messages', async () => {
+    const bus = new InProcessBus(silentLogger(), { maxRetainedMessages: 2 });
+    await bus.start();
+    try {
+      for (let n = 0; n < 3; n += 1) {
+        await bus.publish('kept.item', n);
+      }
+      await bus.publish('other.item', 'x');
+      // The limit counts every subject: the newest two are kept.item 2 and other.item.
+      assert.deepEqual(await replayedTo(bus, 'kept.*'), [2]);
+      assert.deepEqual(await replayedTo(bus, 'other.*'), ['x']);
+    } finally {
+      await bus.stop();
+    }
+  });
+
+  void test('retention keeps count, bytes and age', async () => {
+    const byCount = new InProcessBus(silentLogger(), { maxRetainedMessages: 2 });
+    const byBytes = new InProcessBus(silentLogger(), { maxRetainedBytes: 400 });
+    const byAge = new InProcessBus(silentLogger(), { retainMs: 30 });
+    const none = new InProcessBus(silentLogger(), { maxRetainedMessages: 0 });
+    const buses = [byCount, byBytes, byAge, none];
+    for (const bus of buses) {
+      await bus.start();
+    }
+    try {
+      for (const bus of buses) {
+        for (let n = 0; n < 3; n += 1) {
+          await bus.publish('kept.item', { n, padding: 'p'.repeat(200) });
+        }
+      }
+      const numbers = (data: unknown[]): unknown[] =>
+        data.map((item) => (item as { n: number }).n);
+      assert.deepEqual(numbers(await replayedTo(byCount, 'kept.item')), [1, 2]);
+      // Each message encodes to more than 200 bytes, so 400 bytes keep the newest one.
+      assert.deepEqual(numbers(await replayedTo(byBytes, 'kept.item')), [2]);
+      await sleep(60);
+      assert.deepEqual(await replayedTo(byAge, 'kept.item'), []);
+      assert.deepEqual(await replayedTo(none, 'kept.item'), []);
+    } finally {
+      for (const bus of buses) {
+        await bus.stop();
+      }
+    }
+  });
+});
 
 void describe('InProcessBus limits', () => {
   void test('full group rejects with backpressure', async () => {
