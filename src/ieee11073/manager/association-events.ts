@@ -169,7 +169,7 @@ export class AssociationEventPublisher {
   }
 
   /** Publishes that `association` ended, after its operating event when one is pending. */
-  private ended(association: AssociationIdentity, endedAtMs: number, endReason: string): void {
+  ended(association: AssociationIdentity, endedAtMs: number, endReason: string): void {
     const event: AssociationEndedEvent = {
       associationId: association.id,
       systemId: association.systemId,

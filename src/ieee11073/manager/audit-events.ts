@@ -96,3 +96,26 @@ export function associationAborted(
   }
   return entry;
 }
+
+/**
+ * An association that an earlier run of the manager left open, closed when
+ * the manager started again: its process stopped without releasing it.
+ */
+export function associationClosedAtStart(
+  facts: AssociationFacts,
+  startedAtMs: number,
+  endReason: string,
+): AuditEntry {
+  const entry: AuditEntry = {
+    event: 'ieee11073.association.close-abandoned',
+    action: 'U',
+    outcome: AuditOutcome.MinorFailure,
+    ...base(facts),
+    reason: endReason,
+    details: details(facts, { startedAt: new Date(startedAtMs).toISOString() }),
+  };
+  if (facts.associationId !== undefined) {
+    entry.correlationId = facts.associationId;
+  }
+  return entry;
+}

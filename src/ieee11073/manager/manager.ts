@@ -10,6 +10,7 @@ import type { Logger } from '../../core/logger.js';
 import type { Registry } from '../../core/metrics.js';
 import type { Storage } from '../../core/storage/index.js';
 import type { Ieee11073Config } from '../config.js';
+import { closeAbandonedAssociations } from './abandoned-associations.js';
 import { GroupCommitter } from '../store/group-commit.js';
 import {
   Ieee11073Repository,
@@ -158,6 +159,14 @@ export class Ieee11073Manager implements Component {
       return;
     }
     this.startWriter();
+    await closeAbandonedAssociations({
+      storage: this.deps.storage,
+      repository: this.repository,
+      audit: this.deps.audit,
+      associationEvents: this.associationEvents,
+      logger: this.logger,
+      managerSystemId: this.config.systemId.toLowerCase(),
+    });
     const listener = new TcpApduListener({
       host: this.config.listen.host,
       port: this.config.listen.port,

@@ -412,6 +412,7 @@ export class ManagerSession implements ApduTransportHandler {
             absolute_offset_ms: null,
             relative_epoch_ms: null,
             time_set: 0,
+            manager_system_id: this.services.config.systemId.toLowerCase(),
           });
           await this.services.audit.append(transaction, associationAccepted(facts, resultName));
         },

@@ -503,6 +503,32 @@ export class Ieee11073Repository {
       .execute();
   }
 
+  /**
+   * Returns the associations of manager `managerSystemId` that have not
+   * ended, oldest first, locking them inside `executor` on PostgreSQL. Rows
+   * written before associations named their manager count as its own.
+   */
+  async listOpenAssociations(
+    executor: Ieee11073Executor,
+    managerSystemId: string,
+  ): Promise<AssociationTable[]> {
+    return executor
+      .withTables<Ieee11073Tables>()
+      .selectFrom('ieee11073_association')
+      .selectAll()
+      .where((eb) =>
+        eb.or([
+          eb('manager_system_id', '=', managerSystemId),
+          eb('manager_system_id', 'is', null),
+        ]),
+      )
+      .where('ended_at_ms', 'is', null)
+      .orderBy('started_at_ms')
+      .orderBy('id')
+      .$call((query) => (this.storage.dialect === 'postgres' ? query.forUpdate() : query))
+      .execute();
+  }
+
   async getAssociation(id: string): Promise<AssociationTable | undefined> {
     return this.db
       .selectFrom('ieee11073_association')

@@ -51,6 +51,11 @@ export interface AssociationTable {
   relative_epoch_ms: number | null;
   /** 1 when the manager set the agent's clock. */
   time_set: number;
+  /**
+   * EUI-64 of the manager that accepted the association, as hex; null on rows
+   * written before the column existed.
+   */
+  manager_system_id: string | null;
 }
 
 export interface ConfigurationTable {
@@ -137,6 +142,22 @@ export const ieee11073Migrations: readonly MedwardMigration[] = [
         .addColumn('object_count', 'integer', (col) => col.notNull())
         .addColumn('accepted_at_ms', 'bigint', (col) => col.notNull())
         .addPrimaryKeyConstraint('ieee11073_configuration_pk', ['system_id', 'dev_config_id'])
+        .execute();
+    },
+  },
+  {
+    // A manager that restarts after a crash closes the associations it left
+    // open, and only its own: several managers may share one database.
+    name: '2026-12-04-30-ieee11073-association-manager',
+    async up(db) {
+      await db.schema
+        .alterTable('ieee11073_association')
+        .addColumn('manager_system_id', 'text')
+        .execute();
+      await db.schema
+        .createIndex('ieee11073_association_open')
+        .on('ieee11073_association')
+        .columns(['manager_system_id', 'ended_at_ms'])
         .execute();
     },
   },
