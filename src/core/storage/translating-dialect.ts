@@ -20,11 +20,39 @@ async function translated<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
-class TranslatingConnection implements DatabaseConnection {
-  constructor(readonly inner: DatabaseConnection) {}
+/** Returns true for a statement that only reads: a SELECT, or raw SQL starting with SELECT, PRAGMA or EXPLAIN. */
+function readsOnly(compiledQuery: CompiledQuery): boolean {
+  const kind = compiledQuery.query.kind;
+  if (kind === 'SelectQueryNode') {
+    return true;
+  }
+  return kind === 'RawNode' && /^\s*(select|pragma|explain)\b/i.test(compiledQuery.sql);
+}
 
-  executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    return translated(() => this.inner.executeQuery<R>(compiledQuery));
+class TranslatingConnection implements DatabaseConnection {
+  /** True from BEGIN until COMMIT or ROLLBACK, while the transaction holds the lock. */
+  inTransaction = false;
+
+  constructor(
+    readonly inner: DatabaseConnection,
+    private readonly lock: TransactionLock | undefined,
+  ) {}
+
+  /**
+   * Runs a statement. Outside a transaction a statement that writes takes
+   * the lock around itself, as a transaction would.
+   */
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const lock = this.lock;
+    if (lock === undefined || this.inTransaction || readsOnly(compiledQuery)) {
+      return translated(() => this.inner.executeQuery<R>(compiledQuery));
+    }
+    await lock.acquire();
+    try {
+      return await translated(() => this.inner.executeQuery<R>(compiledQuery));
+    } finally {
+      lock.release();
+    }
   }
 
   async *streamQuery<R>(
@@ -41,6 +69,12 @@ class TranslatingConnection implements DatabaseConnection {
 
 function unwrap(connection: DatabaseConnection): DatabaseConnection {
   return connection instanceof TranslatingConnection ? connection.inner : connection;
+}
+
+function markTransaction(connection: DatabaseConnection, open: boolean): void {
+  if (connection instanceof TranslatingConnection) {
+    connection.inTransaction = open;
+  }
 }
 
 type CompileQuery = QueryCompiler['compileQuery'];
@@ -82,7 +116,7 @@ class TranslatingDriver implements Driver {
 
   async acquireConnection(): Promise<DatabaseConnection> {
     const connection = await translated(() => this.inner.acquireConnection());
-    return new TranslatingConnection(connection);
+    return new TranslatingConnection(connection, this.lock);
   }
 
   async beginTransaction(
@@ -103,6 +137,7 @@ class TranslatingDriver implements Driver {
       this.lock?.release();
       throw error;
     }
+    markTransaction(connection, true);
   }
 
   async commitTransaction(connection: DatabaseConnection): Promise<void> {
@@ -110,6 +145,7 @@ class TranslatingDriver implements Driver {
       await translated(() => this.inner.commitTransaction(unwrap(connection)));
     } finally {
       // After a failed COMMIT Kysely rolls back, which finds the lock free.
+      markTransaction(connection, false);
       this.lock?.release();
     }
   }
@@ -118,6 +154,7 @@ class TranslatingDriver implements Driver {
     try {
       await translated(() => this.inner.rollbackTransaction(unwrap(connection)));
     } finally {
+      markTransaction(connection, false);
       this.lock?.release();
     }
   }

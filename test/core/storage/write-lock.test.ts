@@ -193,6 +193,25 @@ test('storage transactions take the write lock', async () => {
     assert.ok((main.committedAtMs ?? 0) >= releaseSentAtMs);
     await worker.next('released');
 
+    // Outside a transaction a write waits for the worker, and a read does not.
+    worker.send('acquire');
+    await worker.next('acquired');
+    const rows = await sql<{ count: number }>`select count(*) as count from item`.execute(
+      storage.db,
+    );
+    assert.equal(rows.rows[0]?.count, 1, 'the read ran while the worker held the lock');
+    const writer: { doneAtMs?: number } = {};
+    const writing = sql`insert into item (id) values ('b')`.execute(storage.db).then(() => {
+      writer.doneAtMs = nowMs();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    assert.equal(timeOf(writer.doneAtMs), undefined, 'the write waits for the worker');
+    const writeReleaseSentAtMs = nowMs();
+    worker.send('release');
+    await writing;
+    assert.ok((writer.doneAtMs ?? 0) >= writeReleaseSentAtMs);
+    await worker.next('released');
+
     // A failed transaction frees the lock too.
     await assert.rejects(
       storage.db.transaction().execute(async (trx) => {
