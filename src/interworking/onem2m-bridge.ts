@@ -22,12 +22,14 @@ import {
   agentAeId,
   agentAppId,
   agentLabels,
+  associationInLabels,
   mdsContent,
   metricContainerName,
   observationContent,
   observationInstanceName,
   specializationNames,
   specializationOf,
+  specializationsInLabels,
   type AssociationLabel,
 } from './onem2m-mapping.js';
 
@@ -42,6 +44,8 @@ const RSC_OK = 2000;
 const RSC_UPDATED = 2004;
 const RSC_NOT_FOUND = 4004;
 const RSC_CONFLICT = 4105;
+/** The AE-ID is registered already: the AE exists, created by an earlier run. */
+const RSC_ORIGINATOR_HAS_ALREADY_REGISTERED = 4117;
 
 /** Ended associations remembered so that a late operating event does not label them operating. */
 const ENDED_ASSOCIATIONS_KEPT = 10000;
@@ -65,9 +69,6 @@ const COMMAND_SUBSCRIPTION = 'interworking';
 /** notificationEventType: create of a direct child resource. */
 const NET_CREATE_CHILD = 3;
 
-/** An association as the AE's labels report it, with its start time for ordering. */
-type LabelledAssociation = AssociationLabel & { startedAtMs: number };
-
 interface ProvisionedDevice {
   aeId: string;
   acpRi: string;
@@ -77,11 +78,11 @@ interface ProvisionedDevice {
   /** Specialization names in the AE's labels. */
   specializations: string[];
   /**
-   * The newest association the AE's labels report, with its start time.
-   * NOTE: kept in memory only, so after a restart the first association event
-   * of a device sets its labels even when it is a stale redelivery.
+   * The newest association the AE's labels report. An AE from an earlier run
+   * starts with the association in its labels, so a stale redelivered event
+   * cannot relabel it after a restart.
    */
-  association: LabelledAssociation | undefined;
+  association: AssociationLabel | undefined;
 }
 
 export class Onem2mDeviceBridge {
@@ -167,7 +168,7 @@ export class Onem2mDeviceBridge {
         return;
       }
       this.expect(ae, [RSC_OK], `AE ${aeId}`);
-      device = await this.provision(event.systemId, specializationsInLabels(ae));
+      device = await this.provision(event.systemId, specializationsInLabels(labelsOf(ae)));
     }
     await this.label(device, event.systemId, device.specializations, {
       id: event.associationId,
@@ -193,7 +194,7 @@ export class Onem2mDeviceBridge {
     device: ProvisionedDevice,
     systemId: string,
     specializations: string[],
-    association: LabelledAssociation,
+    association: AssociationLabel,
   ): Promise<void> {
     const current = device.association;
     if (current !== undefined) {
@@ -280,7 +281,11 @@ export class Onem2mDeviceBridge {
         },
       },
     });
-    this.expect(ae, [RSC_CREATED, RSC_CONFLICT], `AE ${aeId}`);
+    this.expect(
+      ae,
+      [RSC_CREATED, RSC_CONFLICT, RSC_ORIGINATOR_HAS_ALREADY_REGISTERED],
+      `AE ${aeId}`,
+    );
     const device: ProvisionedDevice = {
       aeId,
       acpRi,
@@ -289,6 +294,9 @@ export class Onem2mDeviceBridge {
       specializations: [...specializations],
       association: undefined,
     };
+    if (ae.rsc !== RSC_CREATED) {
+      await this.restoreLabels(device);
+    }
     await this.ensureContainer(device, MDS_CONTAINER);
     await this.ensureContainer(device, this.options.commandContainer);
     await this.ensureContainer(device, this.resultContainer());
@@ -296,6 +304,22 @@ export class Onem2mDeviceBridge {
     this.devices.set(systemId, device);
     this.options.logger.info({ systemId, aeId, specializations }, 'interworking device AE ready');
     return device;
+  }
+
+  /** Reads what the labels of an AE from an earlier run report. */
+  private async restoreLabels(device: ProvisionedDevice): Promise<void> {
+    const response = await this.send({
+      op: 2,
+      to: `${this.options.cseName}/${device.aeId}`,
+      fr: this.options.adminOriginator,
+    });
+    this.expect(response, [RSC_OK], `AE ${device.aeId}`);
+    const labels = labelsOf(response);
+    const specializations = specializationsInLabels(labels);
+    if (specializations.length > 0) {
+      device.specializations = specializations;
+    }
+    device.association = associationInLabels(labels);
   }
 
   /** Writes the outcome of a command as a contentInstance of the device's result container. */
@@ -452,11 +476,8 @@ export class Onem2mDeviceBridge {
 }
 
 /** Specialization names in the labels of a retrieved AE. */
-function specializationsInLabels(response: ResponsePrimitive): string[] {
+/** Labels of the AE in a RETRIEVE response. */
+function labelsOf(response: ResponsePrimitive): unknown[] {
   const ae = (response.pc as Record<string, Record<string, unknown>> | undefined)?.['m2m:ae'];
-  const labels = Array.isArray(ae?.lbl) ? ae.lbl : [];
-  const prefix = 'ieee11073/specialization/';
-  return labels
-    .filter((label): label is string => typeof label === 'string' && label.startsWith(prefix))
-    .map((label) => label.slice(prefix.length));
+  return Array.isArray(ae?.lbl) ? ae.lbl : [];
 }

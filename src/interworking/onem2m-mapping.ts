@@ -31,11 +31,18 @@ export function agentAcpName(systemId: string): string {
 /** Specialization name of a device whose specialization is not known. */
 export const GENERIC_SPECIALIZATION = 'generic';
 
-/** Id and state of an agent's newest association, as its AE's labels give them. */
+/** Id, state and start of an agent's newest association, as its AE's labels give them. */
 export interface AssociationLabel {
   id: string;
   state: 'operating' | 'ended';
+  startedAtMs: number;
 }
+
+const LABEL_SYSTEM_ID = 'ieee11073/systemId/';
+const LABEL_SPECIALIZATION = 'ieee11073/specialization/';
+const LABEL_ASSOCIATION_ID = 'ieee11073/associationId/';
+const LABEL_ASSOCIATION_STATE = 'ieee11073/associationState/';
+const LABEL_ASSOCIATION_STARTED = 'ieee11073/associationStartedAt/';
 
 function slug(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
@@ -79,16 +86,47 @@ export function agentLabels(
   association?: AssociationLabel,
 ): string[] {
   const labels = [
-    `ieee11073/systemId/${systemId}`,
-    ...specializations.map((name) => `ieee11073/specialization/${name}`),
+    `${LABEL_SYSTEM_ID}${systemId}`,
+    ...specializations.map((name) => `${LABEL_SPECIALIZATION}${name}`),
   ];
   if (association !== undefined) {
     labels.push(
-      `ieee11073/associationId/${association.id}`,
-      `ieee11073/associationState/${association.state}`,
+      `${LABEL_ASSOCIATION_ID}${association.id}`,
+      `${LABEL_ASSOCIATION_STATE}${association.state}`,
+      `${LABEL_ASSOCIATION_STARTED}${new Date(association.startedAtMs).toISOString()}`,
     );
   }
   return labels;
+}
+
+function labelValues(labels: readonly unknown[], prefix: string): string[] {
+  return labels
+    .filter((label): label is string => typeof label === 'string' && label.startsWith(prefix))
+    .map((label) => label.slice(prefix.length));
+}
+
+/** Specialization names in an AE's labels. */
+export function specializationsInLabels(labels: readonly unknown[]): string[] {
+  return labelValues(labels, LABEL_SPECIALIZATION);
+}
+
+/**
+ * Reads the association an AE's labels report. Returns undefined when they
+ * report none, or one without a valid id, state and start time.
+ */
+export function associationInLabels(labels: readonly unknown[]): AssociationLabel | undefined {
+  const id = labelValues(labels, LABEL_ASSOCIATION_ID)[0];
+  const state = labelValues(labels, LABEL_ASSOCIATION_STATE)[0];
+  const startedAt = labelValues(labels, LABEL_ASSOCIATION_STARTED)[0];
+  const startedAtMs = startedAt === undefined ? Number.NaN : Date.parse(startedAt);
+  if (
+    id === undefined ||
+    (state !== 'operating' && state !== 'ended') ||
+    Number.isNaN(startedAtMs)
+  ) {
+    return undefined;
+  }
+  return { id, state, startedAtMs };
 }
 
 /** App-ID of an agent's AE. */

@@ -27,6 +27,18 @@ import { contentOf, startInterworking, until, type InterworkingEnv } from './sup
 
 const mdsAttributes = systemModelAttributes('Acme', 'BP-7');
 
+/** A bridge of its own to `cse`, without the manager. */
+function bridgeTo(cse: Awaited<ReturnType<typeof startTestCse>>): Onem2mDeviceBridge {
+  return new Onem2mDeviceBridge({
+    cse: cse.cse,
+    cseName: cse.config.cseName,
+    adminOriginator: cse.config.adminOriginator,
+    applicationOriginators: [],
+    commandContainer: 'command',
+    logger: silentLogger(),
+  });
+}
+
 /** Full MDC code of MDC_DEV_SPEC_PROFILE_BP. */
 const BP_PROFILE = 8 * 65536 + 4103;
 
@@ -267,14 +279,7 @@ describe('interworking association events without the manager', () => {
   test('ended for unknown agent ignored', async () => {
     const cse = await startTestCse('sqlite');
     try {
-      const bridge = new Onem2mDeviceBridge({
-        cse: cse.cse,
-        cseName: cse.config.cseName,
-        adminOriginator: cse.config.adminOriginator,
-        applicationOriginators: [],
-        commandContainer: 'command',
-        logger: silentLogger(),
-      });
+      const bridge = bridgeTo(cse);
       const systemId = 'a553000000000001';
       const startedAt = new Date().toISOString();
       await bridge.end({
@@ -290,6 +295,45 @@ describe('interworking association events without the manager', () => {
         to: `${cse.config.cseName}/${agentAeId(systemId)}`,
       });
       assert.equal(response.rsc, 4004);
+    } finally {
+      await cse.dispose();
+    }
+  });
+});
+
+describe('interworking bridge after a restart', () => {
+  test('stale event keeps restored labels', async () => {
+    const cse = await startTestCse('sqlite');
+    try {
+      const systemId = 'a554000000000001';
+      const aeAddress = `${cse.config.cseName}/${agentAeId(systemId)}`;
+      const labelsOf = async (): Promise<unknown[]> => {
+        const labels: unknown = body(await cse.request({ op: 2, to: aeAddress }), 'm2m:ae').lbl;
+        assert.ok(Array.isArray(labels));
+        return labels as unknown[];
+      };
+      const description = (id: string, startedAt: string): AssociationDescription => ({
+        associationId: id,
+        systemId,
+        devConfigId: 0x02bc,
+        startedAt,
+        specializations: [{ code: BP_PROFILE, version: 1 }],
+        mds: null,
+      });
+      const newer = randomUUID();
+      await bridgeTo(cse).describe(
+        description(newer, '2026-03-01T10:00:00.000Z'),
+      );
+      assert.ok((await labelsOf()).includes(`ieee11073/associationId/${newer}`));
+
+      // A second bridge, as after a restart, gets a redelivered event of an older association.
+      const restarted = bridgeTo(cse);
+      await restarted.describe(description(randomUUID(), '2026-03-01T09:00:00.000Z'));
+      const labels = await labelsOf();
+      assert.ok(labels.includes(`ieee11073/associationId/${newer}`), 'the newer association stays');
+      assert.ok(labels.includes('ieee11073/associationState/operating'));
+      assert.ok(labels.includes('ieee11073/associationStartedAt/2026-03-01T10:00:00.000Z'));
+      assert.ok(labels.includes('ieee11073/specialization/blood-pressure-monitor'));
     } finally {
       await cse.dispose();
     }
@@ -327,14 +371,7 @@ describe('interworking association event after observations', () => {
       const association = batch.associations.get(stored.observations[0]!.associationId);
       assert.ok(association);
       // A bridge to a second CSE that receives the observations first.
-      const bridge = new Onem2mDeviceBridge({
-        cse: cse.cse,
-        cseName: cse.config.cseName,
-        adminOriginator: cse.config.adminOriginator,
-        applicationOriginators: [],
-        commandContainer: 'command',
-        logger: silentLogger(),
-      });
+      const bridge = bridgeTo(cse);
       await bridge.write(batch);
       const aeAddress = `${cse.config.cseName}/${agentAeId(systemId)}`;
       const count = async (): Promise<number> => {
