@@ -81,6 +81,34 @@ function resolveEnvPath(name: string): { path: string[]; schema: TSchema } | und
   return { path, schema };
 }
 
+/** Parses JSON text; returns the text itself when it is not JSON, so validation names the value. */
+function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
+/**
+ * Reads a list from an environment variable: a JSON array, or items
+ * separated by commas (`a,b`), each read as the list's item type. An empty
+ * value is an empty list.
+ */
+function coerceEnvList(raw: string, schema: TSchema): unknown {
+  const trimmed = raw.trim();
+  if (trimmed.startsWith('[')) {
+    return parseJson(trimmed);
+  }
+  if (trimmed === '') {
+    return [];
+  }
+  const items = schema.items as TSchema | undefined;
+  return trimmed
+    .split(',')
+    .map((item) => (items === undefined ? item.trim() : coerceEnvValue(item.trim(), items)));
+}
+
 function coerceEnvValue(raw: string, schema: TSchema): unknown {
   switch (schema[Kind]) {
     case 'Integer':
@@ -88,6 +116,19 @@ function coerceEnvValue(raw: string, schema: TSchema): unknown {
       return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
     case 'Boolean':
       return raw === 'true' ? true : raw === 'false' ? false : raw;
+    case 'Array':
+      return coerceEnvList(raw, schema);
+    case 'Object':
+      // A whole section or a list item's fields, as a JSON object.
+      return raw.trim().startsWith('{') ? parseJson(raw.trim()) : raw;
+    case 'Union': {
+      // A key that takes one value or a list of them (enforcement.kind).
+      const list = (schema.anyOf as TSchema[] | undefined)?.find(
+        (member) => member[Kind] === 'Array',
+      );
+      const looksLikeList = raw.trim().startsWith('[') || raw.includes(',');
+      return list !== undefined && looksLikeList ? coerceEnvList(raw, list) : raw;
+    }
     default:
       return raw;
   }
@@ -142,7 +183,14 @@ function readYaml(file: string): Record<string, unknown> {
 
 function describeExpected(schema: TSchema): string {
   if (schema[Kind] === 'Union' && Array.isArray(schema.anyOf)) {
-    const values = (schema.anyOf as TSchema[]).map((member) => JSON.stringify(member.const));
+    const members = schema.anyOf as TSchema[];
+    const single = members.find((member) => member[Kind] === 'Union');
+    const list = members.find((member) => member[Kind] === 'Array');
+    if (single !== undefined && list !== undefined) {
+      // One value or a list of them, such as enforcement.kind.
+      return `${describeExpected(single)}, or a list of them`;
+    }
+    const values = members.map((member) => JSON.stringify(member.const));
     return `one of ${values.join(', ')}`;
   }
   const parts: string[] = [String(schema.type ?? schema[Kind]).toLowerCase()];

@@ -51,6 +51,40 @@ describe('loadConfig', () => {
     assert.equal(config.api.bodyLimitBytes, 4096);
   });
 
+  test('environment sets lists', () => {
+    const config = loadConfig({
+      file: false,
+      env: {
+        MEDWARD_ONBOARDING__PROVISIONING__SERVER_NAMES: 'gw.example, 10.0.0.5',
+        MEDWARD_ENFORCEMENT__SERVICES__DNS: '["10.0.0.53/32"]',
+        MEDWARD_ENFORCEMENT__SERVICES__NTP: '',
+        MEDWARD_ENFORCEMENT__KIND: 'in-memory,nftables',
+        MEDWARD_ENFORCEMENT__SEGMENTS__PRODUCTION: '[{"name":"icu","vlan":120}]',
+      },
+    });
+    assert.deepEqual(config.onboarding.provisioning.serverNames, ['gw.example', '10.0.0.5']);
+    assert.deepEqual(config.enforcement.services.dns, ['10.0.0.53/32']);
+    assert.deepEqual(config.enforcement.services.ntp, []);
+    assert.deepEqual(config.enforcement.kind, ['in-memory', 'nftables']);
+    assert.deepEqual(config.enforcement.segments.production, [{ name: 'icu', vlan: 120 }]);
+  });
+
+  test('invalid list item names accepted values', () => {
+    const message = configErrorMessage(() =>
+      loadConfig({ file: false, env: { MEDWARD_ENFORCEMENT__KIND: 'in-memory,kafka' } }),
+    );
+    assert.match(message, /"in-memory", "nftables", "radius"/);
+    assert.match(message, /or a list of them/);
+  });
+
+  test('invalid list names its variable', () => {
+    const message = configErrorMessage(() =>
+      loadConfig({ file: false, env: { MEDWARD_ENFORCEMENT__SEGMENTS__PRODUCTION: '[{"name":' } }),
+    );
+    assert.match(message, /enforcement\.segments\.production/);
+    assert.match(message, /MEDWARD_ENFORCEMENT__SEGMENTS__PRODUCTION/);
+  });
+
   test('env names follow the key path', () => {
     assert.equal(envNameFor(['api', 'bodyLimitBytes']), 'MEDWARD_API__BODY_LIMIT_BYTES');
     assert.equal(envNameFor(['mqtt', 'embedded', 'port']), 'MEDWARD_MQTT__EMBEDDED__PORT');
