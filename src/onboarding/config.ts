@@ -32,6 +32,15 @@ export const ProvisioningListenerSection = Type.Object(
     /** Ceiling for a request body; a registration carries the device's SBOM. */
     maxRequestBytes: Type.Integer({ minimum: 16384, maximum: 67108864, default: 8388608 }),
     requestTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600000, default: 30000 }),
+    /**
+     * Binding of a CSR to its TLS session (RFC 7030 section 3.5) through the
+     * challengePassword attribute. `optional` checks it when a CSR carries
+     * one, `required` rejects a CSR without it, `off` ignores it.
+     */
+    csrChannelBinding: Type.Union(
+      [Type.Literal('off'), Type.Literal('optional'), Type.Literal('required')],
+      { default: 'optional' },
+    ),
   },
   { additionalProperties: false, default: {} },
 );

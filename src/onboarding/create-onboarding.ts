@@ -179,6 +179,7 @@ export function createOnboarding(deps: OnboardingDependencies): Onboarding {
     ca,
     authorisation,
     sightings,
+    channelBinding: config.provisioning.csrChannelBinding,
     now,
   });
   const provisioningListener = new EstServer({

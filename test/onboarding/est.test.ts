@@ -9,6 +9,7 @@ import type { BusMessage } from '../../src/core/bus/index.js';
 import { ActorKind } from '../../src/core/context.js';
 import { hashSecret } from '../../src/onboarding/authorisation/index.js';
 import { buildCsr, oid, readCertsOnlyPkcs7, toPem } from '../../src/onboarding/ca/index.js';
+import { channelBindingOf } from '../../src/onboarding/est/channel-binding.js';
 import {
   authorityKeyIdentifierExtension,
   basicConstraintsExtension,
@@ -375,6 +376,74 @@ describe('EST provisioning listener', () => {
     });
     assert.equal(pkcs7Certificates(response.body).length, 1);
     assert.equal((await deviceBySerial(spec.serialNumber))?.state, 'enrolled');
+  });
+
+  test('csr bound to its session', async () => {
+    const { spec, device } = nextDevice('bootstrap-secret');
+    assert.equal(spec.birth.kind, 'bootstrap-secret');
+    const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const response = await device.send('/.well-known/est/simpleenroll', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/pkcs10',
+        'medward-bootstrap-secret': spec.birth.secret,
+      },
+      body: (socket) => {
+        const binding = channelBindingOf(socket, 'client');
+        assert.equal(binding?.type, 'tls-exporter');
+        return buildCsr(
+          [{ type: oid.commonName, value: spec.serialNumber }],
+          {},
+          keys.privateKey,
+          keys.publicKey,
+          binding.value,
+        ).toString('base64');
+      },
+    });
+    assert.equal(pkcs7Certificates(response.body).length, 1);
+  });
+
+  test('csr from another session rejected', async () => {
+    const { spec, device } = nextDevice('bootstrap-secret');
+    assert.equal(spec.birth.kind, 'bootstrap-secret');
+    const keys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    // The binding of an earlier connection, as a relay that replays a CSR would send.
+    let earlier: string | undefined;
+    await device.send('/.well-known/est/cacerts', {
+      method: 'GET',
+      headers: {},
+      body: (socket) => {
+        earlier = channelBindingOf(socket, 'client')?.value;
+        return '';
+      },
+    });
+    assert.ok(earlier !== undefined);
+    const csr = buildCsr(
+      [{ type: oid.commonName, value: spec.serialNumber }],
+      {},
+      keys.privateKey,
+      keys.publicKey,
+      earlier,
+    );
+    await rejectsWithStatus(
+      device.send('/.well-known/est/simpleenroll', {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/pkcs10',
+          'medward-bootstrap-secret': spec.birth.secret,
+        },
+        body: csr.toString('base64'),
+      }),
+      400,
+      'EST_CSR_CHANNEL_BINDING_MISMATCH',
+    );
+    const stored = await deviceBySerial(spec.serialNumber);
+    assert.notEqual(stored?.state, 'enrolled');
+    const rejections = await env.audit.list({ event: 'est.enroll' });
+    assert.ok(
+      rejections.some((record) => record.reason?.includes('challengePassword')),
+      'the rejection is audited with its reason',
+    );
   });
 
   test('missing or wrong secret rejected', async () => {

@@ -609,6 +609,8 @@ export interface ParsedCsr {
   signatureAlgorithmOid: string;
   /** Extension OIDs requested besides subjectAltName, which medward ignores. */
   otherRequestedExtensions: string[];
+  /** The challengePassword attribute, which EST uses to bind a CSR to its TLS session. */
+  challengePassword?: string;
 }
 
 /** Parses a PKCS#10 request and checks its self-signature; malformed input raises EST_CSR_INVALID. */
@@ -632,11 +634,18 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
     const publicKey = importPublicKey(subjectPublicKeyInfoDer, what);
     const subjectAltNames: SubjectAltNames = { dns: [], uri: [], ip: [], email: [], otherCount: 0 };
     const otherRequestedExtensions: string[] = [];
+    let challengePassword: string | undefined;
     for (const attribute of attributes === undefined
       ? []
       : childrenOf(expectTag(attributes, 0xa0, what), what)) {
       const [type, values] = childrenOf(expectTag(attribute, Tag.Sequence, what), what);
-      if (readObjectIdentifier(type, what) !== oid.extensionRequest) {
+      const attributeType = readObjectIdentifier(type, what);
+      if (attributeType === oid.challengePassword) {
+        const [value] = childrenOf(expectTag(values, Tag.Set, what), what);
+        challengePassword = value === undefined ? '' : readString(value, what);
+        continue;
+      }
+      if (attributeType !== oid.extensionRequest) {
         continue;
       }
       for (const value of childrenOf(expectTag(values, Tag.Set, what), what)) {
@@ -671,6 +680,7 @@ export function parseCsr(der: Uint8Array): ParsedCsr {
       ),
       signatureAlgorithmOid,
       otherRequestedExtensions,
+      ...(challengePassword === undefined ? {} : { challengePassword }),
     };
   });
 }
@@ -718,25 +728,31 @@ export function importPublicKey(subjectPublicKeyInfoDer: Buffer, what: string): 
 
 /**
  * Builds and signs a PKCS#10 request, as a device does: the subject, the
- * subject alternative names as an extension request, and the public key of
- * `privateKey`.
+ * subject alternative names as an extension request, the public key of
+ * `privateKey`, and a challengePassword when one is given.
  */
 export function buildCsr(
   subject: readonly NameAttribute[],
   names: GeneralNameInput,
   privateKey: KeyObject,
   publicKey: KeyObject,
+  challengePassword?: string,
 ): Buffer {
   const nameCount = (names.dns?.length ?? 0) + (names.uri?.length ?? 0) + (names.ip?.length ?? 0);
-  const attributes =
-    nameCount > 0
-      ? [
-          sequence(
-            objectIdentifier(oid.extensionRequest),
-            setOf(sequence(encodeExtension(subjectAltNameExtension(names)))),
-          ),
-        ]
-      : [];
+  const attributes: Buffer[] = [];
+  if (challengePassword !== undefined) {
+    attributes.push(
+      sequence(objectIdentifier(oid.challengePassword), setOf(utf8String(challengePassword))),
+    );
+  }
+  if (nameCount > 0) {
+    attributes.push(
+      sequence(
+        objectIdentifier(oid.extensionRequest),
+        setOf(sequence(encodeExtension(subjectAltNameExtension(names)))),
+      ),
+    );
+  }
   const info = sequence(
     integer(0),
     encodeName(subject),

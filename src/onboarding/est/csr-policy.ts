@@ -36,7 +36,6 @@ function looksLikeIpAddress(name: string): boolean {
  * empty. Raises EST_CSR_* errors naming the failed check.
  */
 export function parseAndCheckCsr(der: Uint8Array): ParsedCsr {
-  // TODO: bind the CSR to the TLS session (RFC 7030 section 3.5, tls-unique in challengePassword).
   if (der.length > MAX_CSR_BYTES) {
     throw new MedwardError(
       ErrorKind.TooLarge,

@@ -34,6 +34,11 @@ import {
   type DeviceCredential,
   type RequestScope,
 } from './credentials.js';
+import {
+  checkChannelBinding,
+  type ChannelBinding,
+  type ChannelBindingPolicy,
+} from './channel-binding.js';
 import { checkInitialIdentity, checkRenewalIdentity, parseAndCheckCsr } from './csr-policy.js';
 import type { TransactionBatcher } from '../transaction-batcher.js';
 
@@ -55,6 +60,8 @@ export interface EnrolmentServiceOptions {
   ca: CertificateAuthority;
   authorisation: AuthorisationService;
   sightings: SightingRegistry;
+  /** How a CSR's challengePassword must match the TLS session; see channel-binding.ts. */
+  channelBinding?: ChannelBindingPolicy;
   now?: () => Date;
 }
 
@@ -179,10 +186,15 @@ export class EnrolmentService {
     this.now = options.now ?? (() => new Date());
   }
 
-  async enroll(credential: DeviceCredential, csrDer: Uint8Array): Promise<EnrolmentResult> {
+  /** `connection` is the channel binding of the TLS session that carried the request. */
+  async enroll(
+    credential: DeviceCredential,
+    csrDer: Uint8Array,
+    connection?: ChannelBinding,
+  ): Promise<EnrolmentResult> {
     const scope: RequestScope = {};
     try {
-      return await this.enrollNow(credential, csrDer, scope);
+      return await this.enrollNow(credential, csrDer, connection, scope);
     } catch (error) {
       throw await auditRejection(
         this.options.audit,
@@ -195,10 +207,14 @@ export class EnrolmentService {
     }
   }
 
-  async reenroll(credential: DeviceCredential, csrDer: Uint8Array): Promise<EnrolmentResult> {
+  async reenroll(
+    credential: DeviceCredential,
+    csrDer: Uint8Array,
+    connection?: ChannelBinding,
+  ): Promise<EnrolmentResult> {
     const scope: RequestScope = {};
     try {
-      return await this.reenrollNow(credential, csrDer, scope);
+      return await this.reenrollNow(credential, csrDer, connection, scope);
     } catch (error) {
       throw await auditRejection(
         this.options.audit,
@@ -214,6 +230,7 @@ export class EnrolmentService {
   private async enrollNow(
     credential: DeviceCredential,
     csrDer: Uint8Array,
+    connection: ChannelBinding | undefined,
     scope: RequestScope,
   ): Promise<EnrolmentResult> {
     const { storage } = this.options;
@@ -221,6 +238,7 @@ export class EnrolmentService {
     const entry = authentication.found.entry;
     this.assertAuthorisedNow(authentication);
     const csr = parseAndCheckCsr(csrDer);
+    checkChannelBinding(csr, connection, this.options.channelBinding ?? 'optional');
     const existing = await this.repository.findBySerial(storage.db, entry);
     if (existing !== undefined) {
       scope.deviceId = existing.id;
@@ -671,6 +689,7 @@ export class EnrolmentService {
   private async reenrollNow(
     credential: DeviceCredential,
     csrDer: Uint8Array,
+    connection: ChannelBinding | undefined,
     scope: RequestScope,
   ): Promise<EnrolmentResult> {
     const { storage, ca, inventory } = this.options;
@@ -716,6 +735,7 @@ export class EnrolmentService {
       );
     }
     const csr = parseAndCheckCsr(csrDer);
+    checkChannelBinding(csr, connection, this.options.channelBinding ?? 'optional');
     checkRenewalIdentity(csr, {
       subject: leaf.subject,
       dns: leaf.subjectAltNames.dns,

@@ -23,6 +23,7 @@ import type { ProvisioningListenerConfig } from '../config.js';
 import { excessiveDepthOffset } from '../json-depth.js';
 import type { RegistrationService } from '../registration/registration-service.js';
 import { auditRejection, auditedRejections, type DeviceCredential } from './credentials.js';
+import { channelBindingOf } from './channel-binding.js';
 import { MAX_CSR_BYTES } from './csr-policy.js';
 import type { EnrolmentService } from './enrolment-service.js';
 
@@ -122,6 +123,14 @@ function base64Lines(bytes: Uint8Array): string {
 
 /** CsrAttrs of RFC 7030 section 4.5.2: ECDSA with SHA-256 on P-256, and the serialNumber subject attribute. */
 const CSR_ATTRIBUTES = sequence(
+  objectIdentifier(oid.ecdsaWithSha256),
+  sequence(objectIdentifier(oid.ecPublicKey), setOf(objectIdentifier(oid.secp256r1))),
+  objectIdentifier(oid.serialNumber),
+);
+
+/** The same, asking for the channel binding in challengePassword (RFC 7030 section 3.5). */
+const CSR_ATTRIBUTES_WITH_BINDING = sequence(
+  objectIdentifier(oid.challengePassword),
   objectIdentifier(oid.ecdsaWithSha256),
   sequence(objectIdentifier(oid.ecPublicKey), setOf(objectIdentifier(oid.secp256r1))),
   objectIdentifier(oid.serialNumber),
@@ -349,7 +358,13 @@ export class EstServer implements Component {
           'content-type': 'application/csrattrs',
           'content-transfer-encoding': 'base64',
         });
-        response.end(base64Lines(CSR_ATTRIBUTES));
+        response.end(
+          base64Lines(
+            this.options.config.csrChannelBinding === 'off'
+              ? CSR_ATTRIBUTES
+              : CSR_ATTRIBUTES_WITH_BINDING,
+          ),
+        );
         return;
       case 'crl': {
         const crl = await this.options.ca.crl();
@@ -369,10 +384,14 @@ export class EstServer implements Component {
           request.headers['content-type'],
         );
         const credential = this.credentialOf(request, sourceAddress, operation === 'simpleenroll');
+        const connection =
+          request.socket instanceof TLSSocket
+            ? channelBindingOf(request.socket, 'server')
+            : undefined;
         const result =
           operation === 'simpleenroll'
-            ? await this.options.enrolment.enroll(credential, csr)
-            : await this.options.enrolment.reenroll(credential, csr);
+            ? await this.options.enrolment.enroll(credential, csr, connection)
+            : await this.options.enrolment.reenroll(credential, csr, connection);
         await this.options.storage.backgroundSyncsSettled();
         this.sendPkcs7(response, [result.certificate.parsed]);
         return;

@@ -1,8 +1,9 @@
 import { createHash, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { request, type RequestOptions } from 'node:https';
-import { createSecureContext, type SecureContext } from 'node:tls';
+import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import { ErrorKind, MedwardError } from '../../core/errors.js';
 import { toPem } from '../ca/pem.js';
+import { channelBindingOf } from '../est/channel-binding.js';
 import {
   basicConstraintsExtension,
   buildCertificate,
@@ -104,7 +105,15 @@ export interface SimulatedDeviceOptions {
   firmwareVersion: string;
   sbom?: unknown;
   requestTimeoutMs?: number;
+  /**
+   * Whether CSRs carry the channel binding of their TLS session in
+   * challengePassword (RFC 7030 section 3.5); default true.
+   */
+  bindCsr?: boolean;
 }
+
+/** A request body, or a function that builds it once the TLS handshake is done. */
+type RequestBody = string | Buffer | ((socket: TLSSocket) => string | Buffer);
 
 export interface HttpResult {
   status: number;
@@ -154,24 +163,43 @@ export class SimulatedDevice {
       birth.kind === 'idevid' ? { cert: birth.certificatePem, key: birth.keyPem } : {},
     );
     this.operationalKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    this.preparedCsr = buildCsr(
+    if (this.options.bindCsr === false) {
+      this.preparedCsr = this.csrFor(this.operationalKey);
+    }
+  }
+
+  /** Builds the CSR for `key`, carrying `socket`'s channel binding when one is given. */
+  private csrFor(key: { privateKey: KeyObject; publicKey: KeyObject }, socket?: TLSSocket): Buffer {
+    const binding = socket === undefined ? undefined : channelBindingOf(socket, 'client');
+    return buildCsr(
       [
         { type: oid.commonName, value: this.options.serialNumber },
         { type: oid.serialNumber, value: this.options.serialNumber },
       ],
       {},
-      this.operationalKey.privateKey,
-      this.operationalKey.publicKey,
+      key.privateKey,
+      key.publicKey,
+      binding?.value,
     );
+  }
+
+  /** Returns the CSR body for `key`, bound to the request's TLS session unless binding is off. */
+  private csrBody(key: { privateKey: KeyObject; publicKey: KeyObject }): RequestBody {
+    if (this.options.bindCsr === false) {
+      return this.csrFor(key).toString('base64');
+    }
+    return (socket) => this.csrFor(key, socket).toString('base64');
   }
 
   /** POST /.well-known/est/simpleenroll; stores and returns the issued certificate (PEM). */
   async enroll(): Promise<string> {
-    if (this.preparedCsr === undefined) {
+    if (this.operationalKey === undefined) {
       this.prepare();
     }
-    const csr = this.preparedCsr as Buffer;
+    const key = this.operationalKey as { privateKey: KeyObject; publicKey: KeyObject };
+    const prepared = this.preparedCsr;
     this.preparedCsr = undefined;
+    const body = prepared === undefined ? this.csrBody(key) : prepared.toString('base64');
     const birth = this.options.birth;
     const result = await this.send('/.well-known/est/simpleenroll', {
       method: 'POST',
@@ -185,7 +213,7 @@ export class SimulatedDevice {
           : {}),
       },
       ...(birth.kind === 'idevid' ? { cert: birth.certificatePem, key: birth.keyPem } : {}),
-      body: csr.toString('base64'),
+      body,
     });
     const [certificate] = readCertsOnlyPkcs7(
       Buffer.from(result.body.toString('latin1').replace(/\s+/g, ''), 'base64'),
@@ -205,21 +233,12 @@ export class SimulatedDevice {
   async reenroll(): Promise<string> {
     const current = this.requireOperational();
     const next = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const csr = buildCsr(
-      [
-        { type: oid.commonName, value: this.options.serialNumber },
-        { type: oid.serialNumber, value: this.options.serialNumber },
-      ],
-      {},
-      next.privateKey,
-      next.publicKey,
-    );
     const result = await this.send('/.well-known/est/simplereenroll', {
       method: 'POST',
       headers: { 'content-type': 'application/pkcs10' },
       cert: current.certificatePem,
       key: current.keyPem,
-      body: csr.toString('base64'),
+      body: this.csrBody(next),
     });
     const [certificate] = readCertsOnlyPkcs7(
       Buffer.from(result.body.toString('latin1').replace(/\s+/g, ''), 'base64'),
@@ -315,18 +334,19 @@ export class SimulatedDevice {
       headers: Record<string, string>;
       cert?: string;
       key?: string;
-      body?: string | Buffer;
+      body?: RequestBody;
     },
   ): Promise<HttpResult> {
     const url = new URL(path, this.options.listenerUrl);
+    const body = options.body;
     // https passes secureContext on to tls.connect; Node's type of RequestOptions omits it.
     const requestOptions: RequestOptions & { secureContext: SecureContext } = {
       method: options.method,
       headers: {
         ...options.headers,
-        ...(options.body === undefined
+        ...(body === undefined || typeof body === 'function'
           ? {}
-          : { 'content-length': String(Buffer.byteLength(options.body)) }),
+          : { 'content-length': String(Buffer.byteLength(body)) }),
       },
       secureContext: this.contextFor(
         options.cert === undefined ? {} : { cert: options.cert, key: options.key ?? '' },
@@ -360,7 +380,23 @@ export class SimulatedDevice {
         outgoing.destroy(new Error(`${options.method} ${path} timed out`));
       });
       outgoing.on('error', reject);
-      outgoing.end(options.body);
+      if (typeof body !== 'function') {
+        outgoing.end(body);
+        return;
+      }
+      // The body depends on the TLS session, so it is built after the
+      // handshake; headers leave with it.
+      outgoing.once('socket', (socket) => {
+        if (!(socket instanceof TLSSocket)) {
+          outgoing.destroy(new Error(`${options.method} ${path} did not run over TLS`));
+          return;
+        }
+        socket.once('secureConnect', () => {
+          const built = body(socket);
+          outgoing.setHeader('content-length', String(Buffer.byteLength(built)));
+          outgoing.end(built);
+        });
+      });
     });
   }
 }
