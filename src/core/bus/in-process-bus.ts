@@ -71,7 +71,9 @@ export class InProcessBus implements EventBus {
   private readonly duplicates: DuplicateWindow;
   private readonly maxMessageBytes: number;
   private readonly maxPendingPerGroup: number;
-  private readonly retained: StoredMessage[] = [];
+  /** Kept messages from index `retainedStart` on, oldest first; the slots before it are dropped. */
+  private retained: StoredMessage[] = [];
+  private retainedStart = 0;
   private retainedBytes = 0;
   private readonly maxRetainedMessages: number;
   private readonly maxRetainedBytes: number;
@@ -115,7 +117,8 @@ export class InProcessBus implements EventBus {
     await Promise.all([...this.groups.values()].map((group) => group.close()));
     this.groups.clear();
     this.duplicates.clear();
-    this.retained.length = 0;
+    this.retained = [];
+    this.retainedStart = 0;
     this.retainedBytes = 0;
     this.state = 'stopped';
   }
@@ -214,26 +217,32 @@ export class InProcessBus implements EventBus {
 
   private dropRetained(nowMs: number): void {
     const oldestKeptMs = nowMs - this.retainMs;
-    let dropped = 0;
-    for (const message of this.retained) {
+    const retained = this.retained;
+    let start = this.retainedStart;
+    while (start < retained.length) {
+      const message = retained[start] as StoredMessage;
       const overLimit =
-        this.retained.length - dropped > this.maxRetainedMessages ||
+        retained.length - start > this.maxRetainedMessages ||
         this.retainedBytes > this.maxRetainedBytes;
       if (!overLimit && message.publishedAt.getTime() >= oldestKeptMs) {
         break;
       }
       this.retainedBytes -= message.bytes.length;
-      dropped += 1;
+      start += 1;
     }
-    if (dropped > 0) {
-      this.retained.splice(0, dropped);
+    // Dropping advances the start; the array is compacted once half of it is dropped.
+    if (start > retained.length / 2) {
+      this.retained = retained.slice(start);
+      start = 0;
     }
+    this.retainedStart = start;
   }
 
   /** Queues the kept messages that match a new group, oldest first. */
   private replayRetained(group: InProcessGroup): void {
     this.dropRetained(Date.now());
-    for (const message of this.retained) {
+    for (let index = this.retainedStart; index < this.retained.length; index += 1) {
+      const message = this.retained[index] as StoredMessage;
       if (subjectMatches(group.filter, message.subject)) {
         group.enqueue(message);
       }
