@@ -16,6 +16,15 @@ import {
   writeBaseOffsetTime,
 } from './time.js';
 
+/** TrigSegmXferRsp: the agent's answer to MDC_ACT_SEG_TRIG_XFER. */
+export const TrigSegmXferRsp = {
+  successful: 0,
+  failNoSuchSegment: 1,
+  failSegmTryLater: 2,
+  failSegmEmpty: 3,
+  failOther: 512,
+} as const;
+
 /** SegmSelection CHOICE tags. */
 const SegmSelectionTag = { allSegments: 1, segmIdList: 2, absTimeRange: 3 } as const;
 

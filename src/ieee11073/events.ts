@@ -28,6 +28,23 @@ export const ConfigResult = {
   standardConfigUnknown: 2,
 } as const;
 
+/**
+ * SegmEvtStatus bits of a SegmentDataEvent and its SegmentDataResult (BITS-16,
+ * bit 0 the most significant), as the open-source manager Antidote defines
+ * them. The agent sets first-entry and last-entry (both when one event
+ * carries the whole segment) and agent-abort. The manager's result sets
+ * manager-confirm for an event it stored, whose absence makes the agent send
+ * the event again, or manager-abort to stop the transfer. The result of an
+ * agent-abort repeats the status the agent sent.
+ */
+export const SegmEvtStatus = {
+  firstEntry: 0x8000,
+  lastEntry: 0x4000,
+  agentAbort: 0x0800,
+  managerConfirm: 0x0080,
+  managerAbort: 0x0008,
+} as const;
+
 export type EventInfoKind = EventInfo['kind'];
 
 const kindByEventType = new Map<number, EventInfoKind>([

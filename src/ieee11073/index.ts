@@ -32,7 +32,26 @@ export {
   ReleaseResponseReason,
 } from './association.js';
 export { MessageTag, RoerErrorValue } from './data-apdu.js';
-export { ConfigResult, eventInfoKind } from './events.js';
+export { ConfigResult, SegmEvtStatus, eventInfoKind } from './events.js';
+export { TrigSegmXferRsp } from './actions.js';
+export {
+  PmStoreCapab,
+  SegmEntryHeader,
+  decodeSegmentEntries,
+  encodeSegmentEntries,
+  segmentEntryLayout,
+  segmentEntryObservations,
+} from './pm-segment.js';
+export type {
+  DecodedSegmentEntries,
+  SegmentEntry,
+  SegmentEntryDefect,
+  SegmentEntryDefectCode,
+  SegmentEntryElement,
+  SegmentEntryLayout,
+  SegmentEntryTimes,
+  SegmentObservations,
+} from './pm-segment.js';
 export { attributeValueKind, findAttribute, octetStringText } from './attributes.js';
 export {
   MderSpecial,

@@ -117,8 +117,19 @@ function indexOf(configuration: Configuration): Map<number, ObjectEntry> {
   return index;
 }
 
+/**
+ * Returns the type, unit and component ids that a configuration gives the
+ * object `handle`, or undefined when the configuration has no such object.
+ */
+export function configuredMetric(
+  configuration: Configuration,
+  handle: number,
+): MetricDescription | undefined {
+  return indexOf(configuration).get(handle)?.metric;
+}
+
 /** Decodes values laid out by an attribute-value-map; throws when the data is shorter than the map. */
-function readMappedValues(
+export function readMappedValues(
   reader: MderReader,
   map: readonly AttrValMapEntry[],
   handle: number,
