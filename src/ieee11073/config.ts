@@ -62,6 +62,33 @@ export const Ieee11073GroupCommitSection = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * Transfer of the measurements an agent keeps in its PM-stores: the manager
+ * reads each PM-store's segment info, triggers the transfer of every segment
+ * that holds entries and stores the entries as observations.
+ */
+export const Ieee11073PmStoreSection = Type.Object(
+  {
+    /** Read the PM-stores of every operating agent whose configuration has one. */
+    transfer: Type.Boolean({ default: true }),
+    /**
+     * Clear each segment (MDC_ACT_SEG_CLR) once all its entries are stored and
+     * the agent supports clearing by segment list. Off keeps the patient data
+     * on the device.
+     */
+    clearAfterTransfer: Type.Boolean({ default: false }),
+    /**
+     * Time a segment transfer may take from the trigger to its last entry,
+     * unless the segment's Transfer-Timeout asks for longer. A transfer that
+     * takes longer aborts the association.
+     */
+    transferTimeoutMs: Type.Integer({ minimum: 100, maximum: 3600000, default: 60000 }),
+    /** Longest segment Transfer-Timeout the manager waits for. */
+    maxTransferTimeoutMs: Type.Integer({ minimum: 100, maximum: 3600000, default: 600000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const Ieee11073Section = Type.Object(
   {
     enabled: Type.Boolean({ default: true }),
@@ -88,8 +115,10 @@ export const Ieee11073Section = Type.Object(
     groupCommit: Ieee11073GroupCommitSection,
     /** Set the agent's clock (Set-Time or Set-Base-Offset-Time) when Mds-Time-Info allows it. */
     setTimeOnAssociation: Type.Boolean({ default: true }),
+    pmStore: Ieee11073PmStoreSection,
   },
   { additionalProperties: false, default: {} },
 );
 
 export type Ieee11073Config = Static<typeof Ieee11073Section>;
+export type Ieee11073PmStoreConfig = Static<typeof Ieee11073PmStoreSection>;

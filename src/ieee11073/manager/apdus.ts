@@ -1,7 +1,13 @@
 /**
  * The APDUs the manager sends, already MDER-encoded.
  */
-import type { Apdu, DataMessage, EventReplyInfo } from '../apdu.js';
+import type {
+  ActionArgument,
+  Apdu,
+  DataMessage,
+  EventReplyInfo,
+  SegmDataEventDescr,
+} from '../apdu.js';
 import { ReleaseRequestReason, ReleaseResponseReason } from '../association.js';
 import { encodeApdu } from '../encode.js';
 import { finiteNumber } from '../float.js';
@@ -94,6 +100,32 @@ export function configReportResultApdu(
     configReportId,
     configResult,
   });
+}
+
+/**
+ * RORS of a SegmentDataEvent: the SegmentDataResult repeats the event's
+ * segm-data-event-descr with the manager's segm-evt-status.
+ */
+export function segmentDataResultApdu(
+  invokeId: number,
+  objHandle: number,
+  eventTime: number,
+  descr: SegmDataEventDescr,
+): Uint8Array {
+  return eventReportResultApdu(invokeId, objHandle, eventTime, MdcObject.MDC_NOTI_SEGMENT_DATA, {
+    kind: 'segment-data-result',
+    segmDataEventDescr: descr,
+  });
+}
+
+/** Confirmed ACTION `actionType` on the object `objHandle`. */
+export function confirmedActionApdu(
+  invokeId: number,
+  objHandle: number,
+  actionType: number,
+  actionInfoArgs: ActionArgument,
+): Uint8Array {
+  return prst(invokeId, { kind: 'roiv-confirmed-action', objHandle, actionType, actionInfoArgs });
 }
 
 export function rejectApdu(invokeId: number, problem: number): Uint8Array {

@@ -43,7 +43,7 @@ export class ManagerMetrics implements GroupCommitMetrics {
     });
     this.protocolErrors = new Counter({
       name: 'medward_ieee11073_protocol_errors_total',
-      help: 'Malformed or unexpected APDUs by the reaction sent (rorj, roer, abrt)',
+      help: 'Malformed or unexpected APDUs by the reaction sent (rorj, roer, abrt, manager-abort of a segment transfer)',
       labelNames: ['reaction'],
       registers,
     });

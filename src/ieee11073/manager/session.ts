@@ -17,6 +17,7 @@ import type {
   DataApdu,
   DataMessage,
   RoivEventReport,
+  SegmentDataEventInfo,
 } from '../apdu.js';
 import { AssociateResult } from '../association.js';
 import type { Ieee11073Config } from '../config.js';
@@ -61,6 +62,7 @@ import { InvokeTracker } from './invoke.js';
 import { recordClockSet, setClockApdu } from './clock-setting.js';
 import { settableClock, summarizeMds, type SettableClock } from './mds.js';
 import type { ManagerMetrics } from './metrics.js';
+import { PmStoreTransfer } from './pm-store.js';
 import { ManagerStateMachine, isAssociated, type ManagerState } from './state-machine.js';
 
 /** Services every session of a manager shares. */
@@ -89,6 +91,14 @@ interface Association {
   startedAtMs: number;
   configuration: Configuration | undefined;
   clock: ClockReference;
+  /**
+   * The clock offsets the MDS GET measured before the manager set the
+   * agent's clock. The agent stamped the entries of its PM-stores with that
+   * clock, so their times are converted with these.
+   */
+  storedDataClock: ClockReference;
+  /** Reads the agent's PM-stores and receives their segment data; set once operating. */
+  pmStore: PmStoreTransfer | undefined;
   /** Settles when the MDS GET after entering operating finished, however it ended. */
   mdsRead: Promise<void> | undefined;
   /** Mds-Time-Info from the MDS GET, which tells whether the agent's clock can be set. */
@@ -385,6 +395,8 @@ export class ManagerSession implements ApduTransportHandler {
         startedAtMs,
         configuration,
         clock: {},
+        storedDataClock: {},
+        pmStore: undefined,
         mdsRead: undefined,
         timeInfo: undefined,
         abortAudited: false,
@@ -491,7 +503,41 @@ export class ManagerSession implements ApduTransportHandler {
       this.release();
       return;
     }
+    const association = this.association;
+    if (association?.configuration !== undefined) {
+      association.pmStore = this.pmStoreTransfer(association, association.configuration);
+    }
     this.readMds();
+  }
+
+  /** Returns the PM-store transfer of an association, with the session services it may use. */
+  private pmStoreTransfer(association: Association, configuration: Configuration): PmStoreTransfer {
+    return new PmStoreTransfer(
+      { id: association.id, systemId: association.systemId, configuration },
+      {
+        ids: () => this.ids(),
+        action: (objHandle, actionType, args, timeoutMs) => {
+          const { invokeId, response } = this.tracker.start('rors-confirmed-action', timeoutMs);
+          this.send(apdus.confirmedActionApdu(invokeId, objHandle, actionType, args));
+          return response;
+        },
+        send: (bytes) => {
+          this.send(bytes);
+        },
+        replyError: (invokeId, errorValue, defect) => {
+          this.replyError(invokeId, errorValue, defect);
+        },
+        requestFailed: (request, error) => {
+          this.onRequestFailed(association, request, error);
+        },
+        abort: (reason, cause) => {
+          if (this.association === association) {
+            this.abort(reason, cause);
+          }
+        },
+      },
+      this.services,
+    );
   }
 
   private onReleaseRequest(): void {
@@ -590,6 +636,7 @@ export class ManagerSession implements ApduTransportHandler {
       return;
     }
     association.ended = true;
+    association.pmStore?.stop();
     this.association = undefined;
     this.tracker.cancelAll(reason);
     this.clearTimer();
@@ -810,15 +857,17 @@ export class ManagerSession implements ApduTransportHandler {
     if (association?.configuration === undefined) {
       return;
     }
-    // TODO: PM-store segment transfer (MDC_NOTI_SEGMENT_DATA) is not implemented; such events get ROER.
-    if (info.kind === 'config-report' || info.kind === 'segment-data' || info.kind === 'raw') {
+    // The association's PM-store transfer stores and acknowledges segment data (MDC_NOTI_SEGMENT_DATA).
+    if (info.kind === 'segment-data') {
+      this.onSegmentData(association, invokeId, report, info, confirmed);
+      return;
+    }
+    if (info.kind === 'config-report' || info.kind === 'raw') {
       if (confirmed) {
         const errorValue =
           info.kind === 'config-report'
             ? RoerErrorValue.protocolViolation
-            : info.kind === 'segment-data'
-              ? RoerErrorValue.notAllowedByObject
-              : RoerErrorValue.noSuchAction;
+            : RoerErrorValue.noSuchAction;
         this.replyError(
           invokeId,
           errorValue,
@@ -912,6 +961,34 @@ export class ManagerSession implements ApduTransportHandler {
     }
   }
 
+  /**
+   * Hands a SegmentDataEvent to the PM-store transfer. While its entries
+   * commit, it counts as a pending report for flow control, and a failed
+   * commit aborts the association like that of a scan report.
+   */
+  private onSegmentData(
+    association: Association,
+    invokeId: number,
+    report: RoivEventReport,
+    info: SegmentDataEventInfo,
+    confirmed: boolean,
+  ): void {
+    const stored = association.pmStore?.onSegmentData(invokeId, report, info, confirmed);
+    if (stored === undefined) {
+      return;
+    }
+    this.pendingReports += 1;
+    this.updateFlow();
+    stored
+      .catch((error: unknown) => {
+        this.onStoreFailed(association, error, true);
+      })
+      .finally(() => {
+        this.pendingReports -= 1;
+        this.updateFlow();
+      });
+  }
+
   private recordAckLatency(receivedAtMs: number): void {
     const elapsedMs = Date.now() - receivedAtMs;
     this.services.metrics.reportAckSeconds.observe(elapsedMs / 1000);
@@ -963,6 +1040,11 @@ export class ManagerSession implements ApduTransportHandler {
         }
       },
     );
+    void association.mdsRead.then(() => {
+      if (!association.ended) {
+        association.pmStore?.start(association.storedDataClock);
+      }
+    });
   }
 
   private applyMds(
@@ -972,6 +1054,8 @@ export class ManagerSession implements ApduTransportHandler {
   ): void {
     const summary = summarizeMds(attributes, gatewayMs);
     association.clock = summary.clock;
+    // A copy, because setting the agent's clock changes `association.clock`.
+    association.storedDataClock = { ...summary.clock };
     association.timeInfo = summary.timeInfo;
     if (summary.systemId !== undefined && summary.systemId !== association.systemId) {
       this.log.warn(

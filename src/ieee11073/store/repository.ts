@@ -20,6 +20,7 @@ import type {
   ConfigurationTable,
   Ieee11073Tables,
   ObservationTable,
+  PmSegmentTransferTable,
 } from './tables.js';
 
 /** The database or an open transaction on it, with any tables; writers narrow it with `withTables`. */
@@ -573,6 +574,40 @@ export class Ieee11073Repository {
           config_report: row.config_report,
           object_count: row.object_count,
           accepted_at_ms: row.accepted_at_ms,
+        }),
+      )
+      .execute();
+  }
+
+  /** Returns how far a device's PM-segment is stored, or undefined before its first transfer. */
+  async loadSegmentTransfer(
+    systemId: string,
+    pmStoreHandle: number,
+    segmentInstance: number,
+  ): Promise<PmSegmentTransferTable | undefined> {
+    return this.db
+      .selectFrom('ieee11073_pm_segment_transfer')
+      .selectAll()
+      .where('system_id', '=', systemId)
+      .where('pm_store_handle', '=', pmStoreHandle)
+      .where('segment_instance', '=', segmentInstance)
+      .executeTakeFirst();
+  }
+
+  /** Records how far a device's PM-segment is stored, replacing the earlier record. */
+  async saveSegmentTransfer(
+    executor: Ieee11073Executor,
+    row: PmSegmentTransferTable,
+  ): Promise<void> {
+    await executor
+      .withTables<Ieee11073Tables>()
+      .insertInto('ieee11073_pm_segment_transfer')
+      .values(row)
+      .onConflict((conflict) =>
+        conflict.columns(['system_id', 'pm_store_handle', 'segment_instance']).doUpdateSet({
+          first_entry_sha256: row.first_entry_sha256,
+          entries_stored: row.entries_stored,
+          updated_at_ms: row.updated_at_ms,
         }),
       )
       .execute();

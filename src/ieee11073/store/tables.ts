@@ -67,10 +67,28 @@ export interface ConfigurationTable {
   accepted_at_ms: number;
 }
 
+/**
+ * How far the entries of one PM-segment of a device are stored. The manager
+ * does not clear segments by default, so every association transfers them
+ * again. It stores only the entries from `entries_stored` on, as long as
+ * the segment still starts with the entry whose SHA-256 is recorded.
+ */
+export interface PmSegmentTransferTable {
+  system_id: string;
+  pm_store_handle: number;
+  segment_instance: number;
+  /** SHA-256 (hex) of the bytes of the segment's entry 0. */
+  first_entry_sha256: string;
+  /** Entries 0 to entries_stored - 1 are stored or were skipped as malformed. */
+  entries_stored: number;
+  updated_at_ms: number;
+}
+
 export type Ieee11073Tables = {
   ieee11073_observation: ObservationTable;
   ieee11073_association: AssociationTable;
   ieee11073_configuration: ConfigurationTable;
+  ieee11073_pm_segment_transfer: PmSegmentTransferTable;
 };
 
 export const ieee11073Migrations: readonly MedwardMigration[] = [
@@ -158,6 +176,25 @@ export const ieee11073Migrations: readonly MedwardMigration[] = [
         .createIndex('ieee11073_association_open')
         .on('ieee11073_association')
         .columns(['manager_system_id', 'ended_at_ms'])
+        .execute();
+    },
+  },
+  {
+    name: '2026-12-04-31-ieee11073-pm-segment-transfer',
+    async up(db) {
+      await db.schema
+        .createTable('ieee11073_pm_segment_transfer')
+        .addColumn('system_id', 'text', (col) => col.notNull())
+        .addColumn('pm_store_handle', 'integer', (col) => col.notNull())
+        .addColumn('segment_instance', 'integer', (col) => col.notNull())
+        .addColumn('first_entry_sha256', 'text', (col) => col.notNull())
+        .addColumn('entries_stored', 'bigint', (col) => col.notNull())
+        .addColumn('updated_at_ms', 'bigint', (col) => col.notNull())
+        .addPrimaryKeyConstraint('ieee11073_pm_segment_transfer_pk', [
+          'system_id',
+          'pm_store_handle',
+          'segment_instance',
+        ])
         .execute();
     },
   },
