@@ -141,7 +141,13 @@ export type { ApduListener, ApduTransport, ApduTransportHandler } from './transp
 export { SimulatedAgent } from './simulator/agent.js';
 export type { AckRecord, AgentOptions, AgentResult } from './simulator/agent.js';
 export { agentKinds, createScenario, isAgentKind } from './simulator/scenarios.js';
-export type { AgentKind, ExpectedObservation, Scenario } from './simulator/scenarios.js';
+export type {
+  AgentKind,
+  ExpectedObservation,
+  Scenario,
+  ScenarioPmStore,
+  StoredReading,
+} from './simulator/scenarios.js';
 export { runSimulation } from './simulator/run.js';
 export type { SimulationOptions, SimulationSummary } from './simulator/run.js';
 export { observationRoutes } from './routes.js';

@@ -44,6 +44,51 @@ test('simulate agents prints summary', async () => {
   }
 });
 
+test('simulate agents transfers stored readings', async () => {
+  const live = await startManager();
+  try {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        script,
+        'agents',
+        '--kind',
+        'scale',
+        '--count',
+        '2',
+        '--stored',
+        '40',
+        '--duration-ms',
+        '300',
+        '--port',
+        String(live.port),
+        '--json',
+      ],
+      { timeout: 30000 },
+    );
+    const summary = JSON.parse(stdout) as SimulationSummary;
+    assert.equal(summary.sessionsFailed, 0);
+    assert.equal(summary.storedEntries, 80);
+    assert.equal(summary.storedEntriesConfirmed, 80);
+  } finally {
+    await live.stop();
+  }
+});
+
+test('simulate agents rejects bad stored count', async () => {
+  await assert.rejects(
+    run(process.execPath, ['--import', 'tsx', script, 'agents', '--stored', '-1'], {
+      timeout: 30000,
+    }),
+    (error: Error & { stderr?: string }) => {
+      assert.match(error.stderr ?? '', /stored must be an integer from 0 to 100000/);
+      return true;
+    },
+  );
+});
+
 test('simulate agents rejects bad rate', async () => {
   await assert.rejects(
     run(process.execPath, ['--import', 'tsx', script, 'agents', '--rate', '0'], { timeout: 30000 }),

@@ -8,14 +8,18 @@ import {
 } from '../../ieee11073/index.js';
 import { CommandFailed } from '../errors.js';
 
-function positiveInteger(name: string, max: number): (value: string) => number {
+function integerFrom(name: string, min: number, max: number): (value: string) => number {
   return (value) => {
     const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 1 || parsed > max) {
-      throw new InvalidArgumentError(`${name} must be an integer from 1 to ${max}`);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}`);
     }
     return parsed;
   };
+}
+
+function positiveInteger(name: string, max: number): (value: string) => number {
+  return integerFrom(name, 1, max);
 }
 
 function positiveNumber(name: string, max: number): (value: string) => number {
@@ -45,6 +49,7 @@ interface AgentsOptions {
   port: number;
   extended?: boolean;
   measurementsPerReport: number;
+  stored: number;
   json?: boolean;
 }
 
@@ -53,6 +58,7 @@ function formatSummary(summary: SimulationSummary): string {
     `${summary.agents} ${summary.kind} agents in ${(summary.durationMs / 1000).toFixed(1)} s`,
     `sessions: ${summary.sessionsCompleted} completed, ${summary.sessionsFailed} failed`,
     `reports sent: ${summary.reportsSent}, acks received: ${summary.acksReceived}`,
+    `stored readings confirmed: ${summary.storedEntriesConfirmed} of ${summary.storedEntries}`,
     `report-to-ack latency: p50 ${summary.latencyMs.p50.toFixed(1)} ms, p99 ${summary.latencyMs.p99.toFixed(1)} ms`,
   ];
   for (const [error, count] of Object.entries(summary.errors)) {
@@ -101,6 +107,12 @@ export function simulateCommand(): Command {
       positiveInteger('measurements-per-report', 100),
       1,
     )
+    .option(
+      '--stored <n>',
+      'readings each agent keeps in a PM-store, 60 s apart, for the manager to transfer (0: no PM-store)',
+      integerFrom('stored', 0, 100000),
+      0,
+    )
     .option('--json', 'print the summary as JSON')
     .action(async (options: AgentsOptions, command: Command) => {
       // medward's global --json may claim the flag before this command sees it.
@@ -115,6 +127,7 @@ export function simulateCommand(): Command {
         host: options.host,
         port: options.port,
         measurementsPerReport: options.measurementsPerReport,
+        storedReadings: options.stored,
         ...(options.extended === true ? { extended: true } : {}),
       });
       process.stdout.write(

@@ -2,11 +2,21 @@
  * A simulated IEEE 11073-20601 agent that plays a whole session against a
  * manager over TCP: association, the configuration exchange where the
  * manager does not know the configuration, responses to the manager's MDS GET
- * and Set-Time, measurements as confirmed scan reports, and release.
+ * and Set-Time, measurements as confirmed scan reports, the transfer of its
+ * stored readings when its scenario has a PM-store, and release.
  */
 import { connect as connectTcp, type Socket } from 'node:net';
 import { connect as connectTls, type ConnectionOptions } from 'node:tls';
-import type { Apdu, AttributeValue, Ava, DataMessage } from '../apdu.js';
+import type {
+  ActionResult,
+  Apdu,
+  AttributeValue,
+  Ava,
+  DataMessage,
+  EventInfo,
+  RoivAction,
+} from '../apdu.js';
+import { TrigSegmXferRsp } from '../actions.js';
 import {
   AssociateResult,
   AssociationBits,
@@ -16,12 +26,19 @@ import {
 } from '../association.js';
 import { decodeApdu } from '../decode.js';
 import { encodeApdu } from '../encode.js';
-import { ConfigResult } from '../events.js';
+import { ConfigResult, SegmEvtStatus } from '../events.js';
 import { AbortReason } from '../mder-error.js';
 import { MdcInfrastructure, MdcObject as O } from '../nomenclature-table.js';
+import { encodeSegmentEntries } from '../pm-segment.js';
 import { absoluteTimeFromDate, msToRelativeTime } from '../time.js';
 import { ApduFramer } from '../transport/framer.js';
-import type { ExpectedObservation, Scenario } from './scenarios.js';
+import {
+  segmentInfoAttributes,
+  type ExpectedObservation,
+  type Scenario,
+  type ScenarioPmStore,
+  type StoredReading,
+} from './scenarios.js';
 
 export interface AgentOptions {
   host: string;
@@ -49,6 +66,10 @@ export interface AgentOptions {
   onAck?: (ack: AckRecord) => void;
   /** Called once when association (with configuration) succeeded or failed. */
   onAssociated?: () => void;
+  /** Stored readings per SegmentDataEvent; default 25. */
+  segmentEntriesPerEvent?: number;
+  /** Called when the manager confirmed a SegmentDataEvent, with the observations of its entries. */
+  onStoredConfirmed?: (expected: ExpectedObservation[]) => void;
 }
 
 export interface AckRecord {
@@ -67,6 +88,10 @@ export interface AgentResult {
   reportsSent: number;
   acksReceived: number;
   latenciesMs: number[];
+  /** Readings in the agent's PM-store when the session started. */
+  storedEntries: number;
+  /** Stored readings whose SegmentDataEvent the manager confirmed. */
+  storedEntriesConfirmed: number;
   released: boolean;
   /** Reason the session ended early; absent when it completed. */
   error?: string;
@@ -91,6 +116,9 @@ interface OutstandingReport {
 /** 20601 MDS handle. */
 const MDS_HANDLE = 0;
 
+/** Age of the newest stored reading when the session starts. */
+const NEWEST_STORED_READING_AGE_MS = 60000;
+
 export class SimulatedAgent {
   private socket: Socket | undefined;
   private readonly waiters = new Set<Waiter>();
@@ -108,9 +136,33 @@ export class SimulatedAgent {
     this.resolveEnded = resolve;
   });
   private readonly result: AgentResult;
+  /** Readings in the PM-store that the manager has not cleared, oldest first. */
+  private stored: StoredReading[] = [];
+  /** Settles when the transfer of the stored readings ended, however it ended. */
+  private storedTransfer: Promise<void> | undefined;
+  private transferTriggered: () => void = () => undefined;
+  private readonly triggeredPromise = new Promise<void>((resolve) => {
+    this.transferTriggered = resolve;
+  });
 
   constructor(private readonly options: AgentOptions) {
     this.clockSkewMs = options.clockSkewMs ?? 0;
+    const pmStore = options.scenario.pmStore;
+    if (pmStore !== undefined) {
+      const newestMs = Date.now() + this.clockSkewMs - NEWEST_STORED_READING_AGE_MS;
+      // Stamped by the agent's clock; the real measurement time lacks the skew.
+      this.stored = pmStore.readings(new Date(newestMs)).map((reading) => ({
+        entry: reading.entry,
+        expected: reading.expected.map((observation) =>
+          observation.measuredAt === undefined
+            ? observation
+            : {
+                ...observation,
+                measuredAt: new Date(observation.measuredAt.getTime() - this.clockSkewMs),
+              },
+        ),
+      }));
+    }
     this.result = {
       systemId: Buffer.from(options.systemId).toString('hex'),
       configurationSent: false,
@@ -118,6 +170,8 @@ export class SimulatedAgent {
       reportsSent: 0,
       acksReceived: 0,
       latenciesMs: [],
+      storedEntries: this.stored.length,
+      storedEntriesConfirmed: 0,
       released: false,
     };
   }
@@ -137,6 +191,7 @@ export class SimulatedAgent {
       notify();
       if (associated) {
         await this.sendReports();
+        await this.awaitStoredTransfer();
         await this.finish();
       }
     } catch (error) {
@@ -289,7 +344,7 @@ export class SimulatedAgent {
     }
   }
 
-  /** Responds to GET and Set-Time and takes report acknowledgements; returns false for other messages. */
+  /** Responds to GET and ACTIONs and takes report acknowledgements; returns false for other messages. */
   private answerManager(invokeId: number, message: DataMessage): boolean {
     switch (message.kind) {
       case 'roiv-get':
@@ -306,22 +361,7 @@ export class SimulatedAgent {
         });
         return true;
       case 'roiv-confirmed-action':
-        if (message.actionInfoArgs.kind === 'set-time') {
-          this.clockSkewMs = 0;
-          this.result.timeSet = true;
-        }
-        this.send({
-          kind: 'prst',
-          data: {
-            invokeId,
-            message: {
-              kind: 'rors-confirmed-action',
-              objHandle: MDS_HANDLE,
-              actionType: message.actionType,
-              actionInfoArgs: { kind: 'raw', bytes: new Uint8Array(0) },
-            },
-          },
-        });
+        this.answerAction(invokeId, message);
         return true;
       case 'rorj':
       case 'roer':
@@ -360,6 +400,136 @@ export class SimulatedAgent {
       case 'rors-confirmed-action':
         return false;
     }
+  }
+
+  /**
+   * Sends the result of a confirmed ACTION: Set-Time on the MDS, and segment
+   * info, transfer trigger and clear on the PM-store. A successful trigger
+   * starts the transfer after its result.
+   */
+  private answerAction(invokeId: number, message: RoivAction): void {
+    const args = message.actionInfoArgs;
+    const pmStore = this.options.scenario.pmStore;
+    let result: ActionResult = { kind: 'raw', bytes: new Uint8Array(0) };
+    let transfer = false;
+    if (args.kind === 'set-time') {
+      this.clockSkewMs = 0;
+      this.result.timeSet = true;
+    } else if (pmStore !== undefined && message.objHandle === pmStore.handle) {
+      if (message.actionType === O.MDC_ACT_SEG_GET_INFO) {
+        result = {
+          kind: 'segment-info-list',
+          segmentInfo: [
+            {
+              segInstNo: pmStore.segmentInstance,
+              segInfo: segmentInfoAttributes(pmStore, this.stored.length),
+            },
+          ],
+        };
+      } else if (args.kind === 'trig-segm-data-xfer-req') {
+        const response =
+          args.segInstNo !== pmStore.segmentInstance
+            ? TrigSegmXferRsp.failNoSuchSegment
+            : this.stored.length === 0
+              ? TrigSegmXferRsp.failSegmEmpty
+              : TrigSegmXferRsp.successful;
+        result = {
+          kind: 'trig-segm-data-xfer-rsp',
+          segInstNo: args.segInstNo,
+          trigSegmXferRsp: response,
+        };
+        transfer = response === TrigSegmXferRsp.successful;
+      } else if (message.actionType === O.MDC_ACT_SEG_CLR) {
+        this.stored = [];
+      }
+    }
+    this.send({
+      kind: 'prst',
+      data: {
+        invokeId,
+        message: {
+          kind: 'rors-confirmed-action',
+          objHandle: message.objHandle,
+          actionType: message.actionType,
+          actionInfoArgs: result,
+        },
+      },
+    });
+    if (transfer && pmStore !== undefined) {
+      this.storedTransfer = this.sendStoredReadings(pmStore);
+      this.transferTriggered();
+    }
+  }
+
+  /**
+   * Sends the stored readings in SegmentDataEvents and waits for each
+   * SegmentDataResult before the next. A result without manager-confirm
+   * ends the transfer and counts as the session's error.
+   */
+  private async sendStoredReadings(pmStore: ScenarioPmStore): Promise<void> {
+    const readings = this.stored;
+    const perEvent = Math.max(1, Math.floor(this.options.segmentEntriesPerEvent ?? 25));
+    for (let index = 0; index < readings.length && this.isRunning(); index += perEvent) {
+      const chunk = readings.slice(index, index + perEvent);
+      const status =
+        (index === 0 ? SegmEvtStatus.firstEntry : 0) |
+        (index + perEvent >= readings.length ? SegmEvtStatus.lastEntry : 0);
+      const invokeId = this.sendConfirmedEvent(pmStore.handle, O.MDC_NOTI_SEGMENT_DATA, {
+        kind: 'segment-data',
+        segmDataEventDescr: {
+          segmInstance: pmStore.segmentInstance,
+          segmEvtEntryIndex: index,
+          segmEvtEntryCount: chunk.length,
+          segmEvtStatus: status,
+        },
+        segmDataEventEntries: encodeSegmentEntries(
+          pmStore.map,
+          chunk.map((reading) => reading.entry),
+        ),
+      });
+      let answer: Apdu;
+      try {
+        answer = await this.waitFor(
+          (apdu) => apdu.kind === 'prst' && apdu.data.invokeId === invokeId,
+          'SegmentDataResult',
+        );
+      } catch (error) {
+        this.result.error ??= error instanceof Error ? error.message : String(error);
+        return;
+      }
+      const message = answer.kind === 'prst' ? answer.data.message : undefined;
+      const reply =
+        message?.kind === 'rors-confirmed-event-report' ? message.eventReplyInfo : undefined;
+      if (
+        reply?.kind !== 'segment-data-result' ||
+        (reply.segmDataEventDescr.segmEvtStatus & SegmEvtStatus.managerConfirm) === 0
+      ) {
+        this.result.error ??= `manager did not confirm stored entries from index ${index}`;
+        return;
+      }
+      this.result.storedEntriesConfirmed += chunk.length;
+      this.options.onStoredConfirmed?.(chunk.flatMap((reading) => reading.expected));
+    }
+  }
+
+  /**
+   * Waits until the manager transferred the stored readings. A manager that
+   * does not trigger the transfer within the response timeout leaves them.
+   */
+  private async awaitStoredTransfer(): Promise<void> {
+    if (this.stored.length === 0 && this.storedTransfer === undefined) {
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.triggeredPromise,
+      this.endedPromise,
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await this.storedTransfer;
   }
 
   private mdsAttributes(): Ava[] {
@@ -451,26 +621,32 @@ export class SimulatedAgent {
     return this.sendConfiguration();
   }
 
-  private async sendConfiguration(): Promise<boolean> {
-    const { scenario } = this.options;
+  /** Sends a confirmed event report of the object `objHandle` and returns its invoke id. */
+  private sendConfirmedEvent(objHandle: number, eventType: number, eventInfo: EventInfo): number {
     const invokeId = this.allocateInvokeId();
-    this.result.configurationSent = true;
     this.send({
       kind: 'prst',
       data: {
         invokeId,
         message: {
           kind: 'roiv-confirmed-event-report',
-          objHandle: MDS_HANDLE,
+          objHandle,
           eventTime: this.relativeTime(),
-          eventType: O.MDC_NOTI_CONFIG,
-          eventInfo: {
-            kind: 'config-report',
-            configReportId: scenario.devConfigId,
-            configObjList: scenario.configuration,
-          },
+          eventType,
+          eventInfo,
         },
       },
+    });
+    return invokeId;
+  }
+
+  private async sendConfiguration(): Promise<boolean> {
+    const { scenario } = this.options;
+    this.result.configurationSent = true;
+    const invokeId = this.sendConfirmedEvent(MDS_HANDLE, O.MDC_NOTI_CONFIG, {
+      kind: 'config-report',
+      configReportId: scenario.devConfigId,
+      configObjList: scenario.configuration,
     });
     const response = await this.waitFor(
       (apdu) =>

@@ -5,7 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import type { ConnectionOptions } from 'node:tls';
 import { SimulatedAgent, type AckRecord, type AgentResult } from './agent.js';
-import { createScenario, type AgentKind, type ScenarioOptions } from './scenarios.js';
+import {
+  createScenario,
+  type AgentKind,
+  type ExpectedObservation,
+  type ScenarioOptions,
+} from './scenarios.js';
 
 export interface SimulationOptions extends ScenarioOptions {
   kind: AgentKind;
@@ -26,6 +31,8 @@ export interface SimulationOptions extends ScenarioOptions {
   connectConcurrency?: number;
   clockSkewMs?: number;
   onAck?: (systemId: string, ack: AckRecord) => void;
+  /** Called when the manager confirmed stored readings, with their expected observations. */
+  onStoredConfirmed?: (systemId: string, expected: ExpectedObservation[]) => void;
   /** Stops every agent when aborted. */
   signal?: AbortSignal;
 }
@@ -38,6 +45,10 @@ export interface SimulationSummary {
   sessionsFailed: number;
   reportsSent: number;
   acksReceived: number;
+  /** Readings the agents kept in their PM-stores. */
+  storedEntries: number;
+  /** Stored readings whose transfer the manager confirmed. */
+  storedEntriesConfirmed: number;
   /** Report-to-RORS latency as each agent measured it. */
   latencyMs: { p50: number; p99: number; max: number };
   durationMs: number;
@@ -103,6 +114,12 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       ...(options.onAck === undefined
         ? {}
         : { onAck: (ack: AckRecord) => options.onAck?.(hex, ack) }),
+      ...(options.onStoredConfirmed === undefined
+        ? {}
+        : {
+            onStoredConfirmed: (expected: ExpectedObservation[]) =>
+              options.onStoredConfirmed?.(hex, expected),
+          }),
       onAssociated: () => {
         connecting -= 1;
         slotFreed.shift()?.();
@@ -121,10 +138,14 @@ function summarize(kind: AgentKind, results: AgentResult[], durationMs: number):
   const errors: Record<string, number> = {};
   let reportsSent = 0;
   let acksReceived = 0;
+  let storedEntries = 0;
+  let storedEntriesConfirmed = 0;
   let failed = 0;
   for (const result of results) {
     reportsSent += result.reportsSent;
     acksReceived += result.acksReceived;
+    storedEntries += result.storedEntries;
+    storedEntriesConfirmed += result.storedEntriesConfirmed;
     for (const latency of result.latenciesMs) {
       latencies.push(latency);
     }
@@ -142,6 +163,8 @@ function summarize(kind: AgentKind, results: AgentResult[], durationMs: number):
     sessionsFailed: failed,
     reportsSent,
     acksReceived,
+    storedEntries,
+    storedEntriesConfirmed,
     latencyMs: {
       p50: percentile(latencies, 0.5),
       p99: percentile(latencies, 0.99),

@@ -5,7 +5,10 @@
  * (10417). Reports follow the layouts of the published example APDUs of
  * these specializations: fixed scan reports with SFLOAT or FLOAT values and
  * absolute time stamps laid out by the attribute-value-map, and variable scan
- * reports carrying the same attributes with their ids.
+ * reports carrying the same attributes with their ids. With stored readings,
+ * a scenario adds a PM-store with one PM-segment whose entries carry an
+ * absolute time and the same values, as glucose meters and scales keep
+ * their readings.
  */
 import type {
   Ava,
@@ -13,6 +16,7 @@ import type {
   EventInfo,
   ObservationScan,
   ObservationScanFixed,
+  PmSegmentEntryMap,
 } from '../apdu.js';
 import { standardConfiguration } from '../configurations.js';
 import { encodeApdu } from '../encode.js';
@@ -25,7 +29,8 @@ import {
   MdcPartition,
   MdcScada as S,
 } from '../nomenclature-table.js';
-import { absoluteTimeFromDate, encodeAbsoluteTime } from '../time.js';
+import { PmStoreCapab, SegmEntryHeader, type SegmentEntry } from '../pm-segment.js';
+import { absoluteTimeFromDate, encodeAbsoluteTime, msToRelativeTime } from '../time.js';
 import { FixedReportTemplate, type TemplateValue } from './report-template.js';
 
 export const agentKinds = ['pulseox', 'bpm', 'thermometer', 'scale', 'glucose'] as const;
@@ -63,6 +68,28 @@ export interface ScenarioOptions {
    * Time-stamped readings of one report lie 1 s apart, the last at the report time.
    */
   measurementsPerReport?: number;
+  /**
+   * Readings the agent keeps in a PM-store for the manager to transfer;
+   * default 0, which leaves the PM-store out. A PM-store makes the
+   * configuration an extended one, because the standard ones have none.
+   */
+  storedReadings?: number;
+}
+
+/** One reading of a PM-segment: its entry and the observations the manager should store. */
+export interface StoredReading {
+  entry: Pick<SegmentEntry, 'times' | 'elements'>;
+  expected: ExpectedObservation[];
+}
+
+/** The PM-store of a scenario with stored readings. */
+export interface ScenarioPmStore {
+  handle: number;
+  /** Instance number of its single PM-segment. */
+  segmentInstance: number;
+  map: PmSegmentEntryMap;
+  /** Returns the stored readings, oldest first, 60 s apart, the last measured at `lastMeasuredAt`. */
+  readings(lastMeasuredAt: Date): StoredReading[];
 }
 
 export interface Scenario {
@@ -79,6 +106,8 @@ export interface Scenario {
   /** True when the reports carry absolute time stamps. */
   timeStamped: boolean;
   measurementsPerReport: number;
+  /** The PM-store, when the scenario has stored readings. */
+  pmStore?: ScenarioPmStore;
   /** Builds report number `sequence`, its last reading measured at `measuredAt` on the agent's clock. */
   measurement(sequence: number, measuredAt: Date): Measurement;
   /**
@@ -322,16 +351,116 @@ function layoutOf(objects: readonly ConfigObject[], handle: number): ValueLayout
   return { encoding, timeStamped: ids.includes(O.MDC_ATTR_TIME_STAMP_ABS) };
 }
 
+/** Handle of the PM-store of scenarios with stored readings. */
+const PM_STORE_HANDLE = 100;
+/** Time between two stored readings. */
+const STORED_READING_INTERVAL_MS = 60000;
+/** Transfer-Timeout the simulated PM-segment announces. */
+const SEGMENT_TRANSFER_TIMEOUT_MS = 30000;
+
+function pmStoreObject(capacity: number): ConfigObject {
+  return {
+    objClass: O.MDC_MOC_VMO_PMSTORE,
+    objHandle: PM_STORE_HANDLE,
+    attributes: [
+      ava(O.MDC_ATTR_PM_STORE_CAPAB, { kind: 'u16', value: PmStoreCapab.clearSegmByListSup }),
+      // Store-Sample-Algorithm nos (0): no sampling, every reading is kept.
+      ava(O.MDC_ATTR_METRIC_STORE_SAMPLE_ALG, { kind: 'u16', value: 0 }),
+      ava(O.MDC_ATTR_METRIC_STORE_CAPAC_CNT, { kind: 'u32', value: capacity }),
+      ava(O.MDC_ATTR_NUM_SEG, { kind: 'u16', value: 1 }),
+      ava(O.MDC_ATTR_CLEAR_TIMEOUT, {
+        kind: 'relative-time',
+        value: msToRelativeTime(SEGMENT_TRANSFER_TIMEOUT_MS),
+      }),
+    ],
+  };
+}
+
+/** Builds a PM-store whose entries carry an absolute time and each value of the scenario's objects. */
+function buildPmStore(
+  spec: KindSpec,
+  layouts: readonly ValueLayout[],
+  count: number,
+): ScenarioPmStore {
+  const encodingOf = (index: number): ValueEncoding => layouts[index]?.encoding ?? 'sfloat';
+  const map: PmSegmentEntryMap = {
+    segmEntryHeader: SegmEntryHeader.absoluteTime,
+    segmEntryElemList: spec.values.map((value, index) => {
+      const encoding = encodingOf(index);
+      return {
+        classId: O.MDC_MOC_VMO_METRIC_NU,
+        metricType: { partition: MdcPartition.scada, code: value.type % 65536 },
+        handle: value.handle,
+        attrValMap: [
+          {
+            attributeId: valueAttributeId(encoding),
+            attributeLen: fixedValueBytes(encoding, value.values(0, encoding)).length,
+          },
+        ],
+      };
+    }),
+  };
+  const readings = (lastMeasuredAt: Date): StoredReading[] => {
+    const list: StoredReading[] = [];
+    for (let reading = 0; reading < count; reading += 1) {
+      const measuredAtMs =
+        lastMeasuredAt.getTime() - (count - 1 - reading) * STORED_READING_INTERVAL_MS;
+      const time = absoluteTimeFromDate(new Date(measuredAtMs));
+      // AbsoluteTime has hundredths of a second; the expected time drops the rest.
+      const stamped = new Date(Math.floor(measuredAtMs / 10) * 10);
+      const expected: ExpectedObservation[] = [];
+      const elements = spec.values.map((value, index) => {
+        const encoding = encodingOf(index);
+        const numbers = value.values(reading, encoding);
+        expected.push({
+          handle: value.handle,
+          type: value.type,
+          unit: value.unit,
+          decimal: numbers.map((number) => number.decimal).join('/'),
+          measuredAt: stamped,
+        });
+        const element = map.segmEntryElemList[index];
+        return {
+          handle: value.handle,
+          classId: element?.classId ?? O.MDC_MOC_VMO_METRIC_NU,
+          metricType: element?.metricType ?? { partition: MdcPartition.scada, code: 0 },
+          attributes: [valueAttribute(encoding, numbers)],
+        };
+      });
+      list.push({ entry: { times: { absoluteTime: time }, elements }, expected });
+    }
+    return list;
+  };
+  return { handle: PM_STORE_HANDLE, segmentInstance: 0, map, readings };
+}
+
+/** Returns the attributes of the scenario's PM-segment, as MDC_ACT_SEG_GET_INFO returns them. */
+export function segmentInfoAttributes(pmStore: ScenarioPmStore, usageCount: number): Ava[] {
+  return [
+    ava(O.MDC_ATTR_ID_INSTNO, { kind: 'u16', value: pmStore.segmentInstance }),
+    ava(O.MDC_ATTR_PM_SEG_MAP, { kind: 'pm-segment-entry-map', value: pmStore.map }),
+    ava(O.MDC_ATTR_SEG_USAGE_CNT, { kind: 'u32', value: usageCount }),
+    ava(O.MDC_ATTR_TRANSFER_TIMEOUT, {
+      kind: 'relative-time',
+      value: msToRelativeTime(SEGMENT_TRANSFER_TIMEOUT_MS),
+    }),
+  ];
+}
+
 function buildScenario(kind: AgentKind, options: ScenarioOptions): Scenario {
   const spec = kinds[kind];
+  const storedReadings = Math.max(0, Math.floor(options.storedReadings ?? 0));
   const extended = options.extended ?? spec.defaultExtended;
   const standard = standardConfiguration(spec.standardConfigId);
-  const configuration = extended
+  const objects = extended
     ? (spec.extendedObjects?.() ?? [...(standard?.objects ?? [])])
     : [...(standard?.objects ?? [])];
   const reportStyle = options.reportStyle ?? spec.defaultReportStyle;
   const perReport = Math.max(1, Math.floor(options.measurementsPerReport ?? 1));
-  const layouts = spec.values.map((value) => layoutOf(configuration, value.handle));
+  const layouts = spec.values.map((value) => layoutOf(objects, value.handle));
+  const pmStore = storedReadings > 0 ? buildPmStore(spec, layouts, storedReadings) : undefined;
+  const configuration =
+    pmStore === undefined ? objects : [...objects, pmStoreObject(Math.max(100, storedReadings))];
   const measurement = (sequence: number, measuredAt: Date): Measurement => {
     const expected: ExpectedObservation[] = [];
     const fixed: ObservationScanFixed[] = [];
@@ -420,13 +549,15 @@ function buildScenario(kind: AgentKind, options: ScenarioOptions): Scenario {
   return {
     kind,
     specialization: spec.specialization,
-    devConfigId: extended ? SIMULATED_EXTENDED_CONFIG_ID : spec.standardConfigId,
+    devConfigId:
+      extended || pmStore !== undefined ? SIMULATED_EXTENDED_CONFIG_ID : spec.standardConfigId,
     configuration,
     reportStyle,
     profile: spec.profile,
     modelNumber: spec.modelNumber,
     timeStamped: layouts.some((layout) => layout.timeStamped),
     measurementsPerReport: perReport,
+    ...(pmStore === undefined ? {} : { pmStore }),
     measurement,
     encodeReport(invokeId, eventTime, sequence, measuredAtMs) {
       if (reportStyle !== 'fixed') {
