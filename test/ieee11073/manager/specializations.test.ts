@@ -4,22 +4,9 @@ import {
   agentKinds,
   runSimulation,
   type AgentKind,
-  type DeviceObservation,
   type ExpectedObservation,
 } from '../../../src/ieee11073/index.js';
-import { startManager, type LiveManager } from './support.js';
-
-function storedDecimal(observation: DeviceObservation): string | undefined {
-  switch (observation.value.kind) {
-    case 'numeric':
-      return observation.value.decimal;
-    case 'compound':
-      return observation.value.components.map((component) => component.decimal).join('/');
-    case 'enumeration':
-    case 'sample-array':
-      return undefined;
-  }
-}
+import { startManager, storedDecimal, type LiveManager } from './support.js';
 
 describe('ieee11073 simulated specializations', () => {
   let live: LiveManager;

@@ -26,14 +26,18 @@ import {
   type Apdu,
   type Ava,
   type DataMessage,
+  type DeviceObservation,
   type EventInfo,
 } from '../../../src/ieee11073/index.js';
 import { ApduFramer } from '../../../src/ieee11073/transport/framer.js';
 import { createTestDatabase, type TestDatabase } from '../../support/storage.js';
 
-export type ConfigOverrides = Partial<Omit<Ieee11073Config, 'timeouts' | 'groupCommit'>> & {
+export type ConfigOverrides = Partial<
+  Omit<Ieee11073Config, 'timeouts' | 'groupCommit' | 'pmStore'>
+> & {
   timeouts?: Partial<Ieee11073Config['timeouts']>;
   groupCommit?: Partial<Ieee11073Config['groupCommit']>;
+  pmStore?: Partial<Ieee11073Config['pmStore']>;
 };
 
 /** Returns the manager section with defaults, enabled on 127.0.0.1 port 0, with `overrides` applied. */
@@ -46,6 +50,7 @@ export function managerConfig(overrides: ConfigOverrides = {}): Ieee11073Config 
     listen: { host: '127.0.0.1', port: 0, ...overrides.listen },
     timeouts: { ...defaults.timeouts, ...overrides.timeouts },
     groupCommit: { ...defaults.groupCommit, ...overrides.groupCommit },
+    pmStore: { ...defaults.pmStore, ...overrides.pmStore },
   };
 }
 
@@ -307,6 +312,19 @@ export async function associate(port: number, fields: AarqFields = {}): Promise<
   }
   await answerMdsGet(client);
   return client;
+}
+
+/** Returns the decimal of a stored numeric value, or the component decimals of a compound one joined by '/'. */
+export function storedDecimal(observation: DeviceObservation): string | undefined {
+  switch (observation.value.kind) {
+    case 'numeric':
+      return observation.value.decimal;
+    case 'compound':
+      return observation.value.components.map((component) => component.decimal).join('/');
+    case 'enumeration':
+    case 'sample-array':
+      return undefined;
+  }
 }
 
 export function delay(ms: number): Promise<void> {
