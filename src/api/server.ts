@@ -86,7 +86,8 @@ function buildApp(deps: ApiServerDeps, state: ServerState): ApiApp {
     // requestTimeout bounds receiving the request; handlerTimeout the whole route lifecycle.
     requestTimeout: config.requestTimeoutMs,
     handlerTimeout: config.requestTimeoutMs,
-    trustProxy: false,
+    // Only listed proxies may name the client; see api.trustedProxies.
+    trustProxy: config.trustedProxies.length > 0 ? [...config.trustedProxies] : false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>();

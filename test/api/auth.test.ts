@@ -223,3 +223,43 @@ describe('api authentication rate limit', () => {
     );
   });
 });
+
+describe('api behind a reverse proxy', () => {
+  let harness: ApiHarness;
+
+  before(async () => {
+    harness = await createApiHarness({
+      config: { authFailureLimit: 1000, trustedProxies: ['192.0.2.0/24'] },
+    });
+  });
+
+  after(async () => {
+    await harness.close();
+  });
+
+  test('trusted proxy names the client', async () => {
+    const app = harness.server.app;
+    const wrong = `mwd_${'2'.repeat(16)}_${'y'.repeat(43)}`;
+    const head = await harness.audit.head();
+    const viaProxy = await app.inject({
+      method: 'GET',
+      url: '/api/v1/devices',
+      headers: { ...bearer(wrong), 'x-forwarded-for': '203.0.113.7' },
+      remoteAddress: '192.0.2.10',
+    });
+    assert.equal(viaProxy.statusCode, 401);
+    // Any other peer cannot name a client, so the header is ignored.
+    const direct = await app.inject({
+      method: 'GET',
+      url: '/api/v1/devices',
+      headers: { ...bearer(wrong), 'x-forwarded-for': '203.0.113.8' },
+      remoteAddress: '198.51.100.20',
+    });
+    assert.equal(direct.statusCode, 401);
+    const records = await harness.audit.list({ afterSeq: head.seq });
+    assert.deepEqual(
+      records.map((record) => record.sourceAddress),
+      ['203.0.113.7', '198.51.100.20'],
+    );
+  });
+});

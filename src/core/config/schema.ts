@@ -91,6 +91,17 @@ export const ApiSection = Type.Object(
     authFailureWindowMs: Type.Integer({ minimum: 1000, maximum: 86400000, default: 60000 }),
     /** Ceiling for any API request's duration. */
     requestTimeoutMs: Type.Integer({ minimum: 1000, maximum: 600000, default: 30000 }),
+    /**
+     * Addresses or CIDR ranges of reverse proxies in front of the API. A
+     * request from one of them is attributed to the client address in its
+     * X-Forwarded-For header, for audit records and the authentication
+     * failure limit; from any other address the header is ignored. Empty by
+     * default: the peer address is the client.
+     */
+    trustedProxies: Type.Array(
+      Type.String({ pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$', maxLength: 64 }),
+      { default: [], maxItems: 64 },
+    ),
   },
   { additionalProperties: false, default: {} },
 );
