@@ -20,7 +20,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { ErrorKind, MedwardError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { CaConfig } from '../config.js';
-import { readDer } from './der.js';
+import { readDer } from '../../core/der.js';
 import { fromPem, fromPemAll, toPem } from './pem.js';
 import {
   basicConstraintsExtension,

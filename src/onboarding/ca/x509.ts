@@ -28,7 +28,7 @@ import {
   tlv,
   utf8String,
   type DerNode,
-} from './der.js';
+} from '../../core/der.js';
 
 /** Object identifiers medward writes or checks (RFC 5280, RFC 5758, RFC 8410, RFC 2985). */
 export const oid = {

@@ -17,7 +17,7 @@ import type { Component } from '../../core/lifecycle.js';
 import type { Logger } from '../../core/logger.js';
 import type { Storage } from '../../core/storage/index.js';
 import type { CertificateAuthority, IssuedCertificate } from '../ca/certificate-authority.js';
-import { objectIdentifier, sequence, setOf } from '../ca/der.js';
+import { objectIdentifier, sequence, setOf } from '../../core/der.js';
 import { certsOnlyPkcs7, oid, parseCertificate, type ParsedCertificate } from '../ca/x509.js';
 import type { ProvisioningListenerConfig } from '../config.js';
 import { excessiveDepthOffset } from '../json-depth.js';

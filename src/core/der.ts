@@ -1,11 +1,13 @@
-import { invalid } from '../../core/errors.js';
+import { invalid } from './errors.js';
 
 /**
  * A small DER (ITU-T X.690) encoder and reader for the structures on the
- * enrolment path: certificates, CSRs, CRLs. It is used instead of pkijs's
- * schema matching there, which costs milliseconds per structure. The reader
- * accepts definite lengths only and checks every length against its parent,
- * so malformed input raises DER_INVALID instead of reading out of bounds.
+ * enrolment path (certificates, CSRs, CRLs) and for MUD signatures (CMS).
+ * It is used instead of pkijs's schema matching, which costs milliseconds per
+ * structure, and of asn1js 4.0.0, which decodes an element that runs past the
+ * end of the element containing it. The reader accepts definite lengths only
+ * and checks every length against its parent, so malformed input raises
+ * DER_INVALID instead of reading out of bounds.
  */
 
 export const Tag = {
