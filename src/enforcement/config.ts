@@ -134,11 +134,16 @@ export const RetrySection = Type.Object(
 export const MudSection = Type.Object(
   {
     /**
-     * PEM files with the public keys that may sign MUD files (detached JWS with
-     * EdDSA, ES256 or ES384 over the file bytes).
+     * PEM files with the certificates and public keys that MUD signatures are
+     * checked against; a file may contain several. A CMS signature (RFC 8520)
+     * is accepted when its signer certificate chains, through the
+     * certificates the signature carries, to one of these certificates, or
+     * when the signer certificate has one of these public keys. A detached
+     * JWS (EdDSA, ES256 or ES384 over the file bytes) must verify with one of
+     * the public keys or with the key of one of the certificates.
      */
     trustKeyFiles: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
-    /** Whether a MUD file without a valid signature is rejected. */
+    /** Whether a MUD file without a signature is rejected; a signature that is present must be valid. */
     requireSignature: Type.Boolean({ default: true }),
     maxFileBytes: Type.Integer({ minimum: 1024, maximum: 4194304, default: 262144 }),
   },

@@ -12,7 +12,12 @@ export { InMemoryEnforcementPoint } from './in-memory-point.js';
 export { NftablesEnforcementPoint, type NftablesPointOptions } from './nftables/nftables-point.js';
 export { createCommandRunner, type CommandRunner } from './nftables/command-runner.js';
 export { RadiusEnforcementPoint, type RadiusPointOptions } from './radius/radius-point.js';
-export { compileMudFile, loadMudTrustKeys, type CompiledMud } from './mud/index.js';
+export {
+  compileMudFile,
+  loadMudTrustKeys,
+  type CompiledMud,
+  type MudTrustKey,
+} from './mud/index.js';
 export {
   SegmentKind,
   type DecisionCause,

@@ -1,9 +1,8 @@
-import type { KeyObject } from 'node:crypto';
 import { ErrorKind, MedwardError } from '../../core/errors.js';
 import type { MudConfig } from '../config.js';
 import { parseMudFile, type MudFile } from './mud-file.js';
 import { mudToFlows, type MudFlows } from './mud-flows.js';
-import { verifyMudSignature } from './signature.js';
+import { verifyMudSignature, type MudTrustKey } from './signature.js';
 
 export interface CompiledMud extends MudFlows {
   mud: MudFile;
@@ -11,15 +10,18 @@ export interface CompiledMud extends MudFlows {
 }
 
 /**
- * Checks a MUD file's signature, parses it and returns its flows, ready for
- * `EnforcedDevice.mudFlows`. With `requireSignature` (the default) a file
- * without a valid detached signature is rejected.
+ * Checks a MUD file's signature at `now`, parses the file and returns its
+ * flows, ready for `EnforcedDevice.mudFlows`. `signature` is the signature
+ * file as fetched (CMS in DER or PEM, or a detached JWS). With
+ * `requireSignature` (the default) a file without a signature is rejected;
+ * a signature that is present must be valid either way.
  */
 export function compileMudFile(
   fileBytes: Uint8Array,
-  signature: string | undefined,
+  signature: Uint8Array | string | undefined,
   config: MudConfig,
-  trustKeys: readonly KeyObject[],
+  trustKeys: readonly MudTrustKey[],
+  now: Date = new Date(),
 ): CompiledMud {
   if (signature === undefined) {
     if (config.requireSignature) {
@@ -30,7 +32,7 @@ export function compileMudFile(
       );
     }
   } else {
-    verifyMudSignature(fileBytes, signature, trustKeys);
+    verifyMudSignature(fileBytes, signature, trustKeys, now);
   }
   const mud = parseMudFile(fileBytes, config.maxFileBytes);
   return { mud, signed: signature !== undefined, ...mudToFlows(mud) };
