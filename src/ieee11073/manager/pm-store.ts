@@ -129,6 +129,11 @@ function segmentKey(pmStore: number, instance: number): string {
   return `${pmStore}/${instance}`;
 }
 
+/** Returns true when a configuration has a PM-store, whose segments a transfer reads. */
+export function hasPmStore(configuration: Configuration): boolean {
+  return configuration.objects.some((object) => object.objClass === O.MDC_MOC_VMO_PMSTORE);
+}
+
 /** Person id that stands for an unknown person. */
 const UNKNOWN_PERSON_ID = 0xffff;
 

@@ -62,7 +62,7 @@ import { InvokeTracker } from './invoke.js';
 import { recordClockSet, setClockApdu } from './clock-setting.js';
 import { settableClock, summarizeMds, type SettableClock } from './mds.js';
 import type { ManagerMetrics } from './metrics.js';
-import { PmStoreTransfer } from './pm-store.js';
+import { PmStoreTransfer, hasPmStore } from './pm-store.js';
 import { ManagerStateMachine, isAssociated, type ManagerState } from './state-machine.js';
 
 /** Services every session of a manager shares. */
@@ -504,7 +504,8 @@ export class ManagerSession implements ApduTransportHandler {
       return;
     }
     const association = this.association;
-    if (association?.configuration !== undefined) {
+    // Most agents have no PM-store; they carry no transfer state.
+    if (association?.configuration !== undefined && hasPmStore(association.configuration)) {
       association.pmStore = this.pmStoreTransfer(association, association.configuration);
     }
     this.readMds();
@@ -973,7 +974,18 @@ export class ManagerSession implements ApduTransportHandler {
     info: SegmentDataEventInfo,
     confirmed: boolean,
   ): void {
-    const stored = association.pmStore?.onSegmentData(invokeId, report, info, confirmed);
+    const transfer = association.pmStore;
+    if (transfer === undefined) {
+      if (confirmed) {
+        this.replyError(
+          invokeId,
+          RoerErrorValue.noSuchObjectInstance,
+          `segment data event from handle ${report.objHandle}, but the configuration has no PM-store`,
+        );
+      }
+      return;
+    }
+    const stored = transfer.onSegmentData(invokeId, report, info, confirmed);
     if (stored === undefined) {
       return;
     }

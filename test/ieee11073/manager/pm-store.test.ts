@@ -519,6 +519,28 @@ describe('ieee11073 pm-store transfer', () => {
     client.close();
   });
 
+  test('segment data without pm-store gets roer', async () => {
+    // A blood pressure monitor's standard configuration has no PM-store.
+    const client = await ApduClient.connect(live.port);
+    client.send(aarqBytes({ devConfigId: 0x02bc, systemId: new Uint8Array(8).fill(0x3a) }));
+    const aare = await client.next('aare');
+    assert.equal(aare.kind === 'aare' && aare.result, AssociateResult.accepted);
+    await answerMdsGet(client);
+    client.send(
+      segmentDataBytes(
+        0xb2,
+        { segmEvtEntryIndex: 0, segmEvtEntryCount: 1, segmEvtStatus: firstAndLast },
+        entriesOf(readings.slice(0, 1)),
+        1,
+      ),
+    );
+    const { invokeId, message } = messageOf(await client.next('prst'));
+    assert.equal(invokeId, 0xb2);
+    assert.equal(message.kind, 'roer');
+    assert.equal(message.errorValue, RoerErrorValue.noSuchObjectInstance);
+    client.close();
+  });
+
   test('index gap answered with abort', async () => {
     const systemId = new Uint8Array(8).fill(0x39);
     const client = await triggeredAgent(live.port, systemId);
