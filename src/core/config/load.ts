@@ -215,13 +215,38 @@ function collectProblems(value: unknown): ConfigProblem[] {
     }
     const segments = key.split('.');
     const isUnknownKey = error.message.includes('Unexpected property');
+    // Secrets are not echoed into logs; the key names the value to check.
+    const isSecret = /token|secret|password|passphrase/i.test(segments.at(-1) ?? '');
+    const got = isSecret ? 'a value that is not accepted (hidden)' : JSON.stringify(error.value);
+    const notJson =
+      typeof error.value === 'string' && /^\s*[[{]/.test(error.value) ? ' (not valid JSON)' : '';
+    // Variables name whole keys, never one item of a list.
+    const topKey = segments.findIndex((segment) => /^\d+$/.test(segment));
+    const settable = topKey === -1 ? segments : segments.slice(0, topKey);
     const message = isUnknownKey
       ? `unknown key; remove it or check its spelling`
-      : `got ${JSON.stringify(error.value)}, expected ${describeExpected(error.schema)} ` +
-        `(set it in the YAML file or ${envNameFor(segments)})`;
+      : `got ${got}${notJson}, expected ${describeExpected(error.schema)} ` +
+        `(set it in the YAML file or ${envNameFor(settable)})`;
     problems.set(key, { key, message });
   }
   return [...problems.values()];
+}
+
+/**
+ * Puts the SQLite file into `dataDir` when no storage URL was set, so moving
+ * the data directory moves the database with the keys and the CA.
+ */
+function placeDatabaseInDataDir(
+  raw: Record<string, unknown>,
+  config: Record<string, unknown>,
+): void {
+  const storage = raw.storage as Record<string, unknown> | undefined;
+  const dataDir = config.dataDir;
+  const target = config.storage as Record<string, unknown> | undefined;
+  if (storage?.url !== undefined || typeof dataDir !== 'string' || target === undefined) {
+    return;
+  }
+  target.url = `sqlite:${dataDir.replace(/\/+$/, '')}/medward.db`;
 }
 
 /**
@@ -256,12 +281,13 @@ export function loadConfig(options: LoadConfigOptions = {}): MedwardConfig {
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     setPath(raw, key.split('.'), value);
   }
-  const source = file === false ? 'defaults and environment' : file;
+  const source = file === false ? 'defaults and environment' : `${file} and environment`;
   if (envProblems.length > 0) {
     throw configError(envProblems, source);
   }
 
-  const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw));
+  const withDefaults = Value.Default(ConfigSchema, Value.Clone(raw)) as Record<string, unknown>;
+  placeDatabaseInDataDir(raw, withDefaults);
   const problems = collectProblems(withDefaults);
   if (problems.length > 0) {
     throw configError(problems, source);

@@ -85,6 +85,36 @@ describe('loadConfig', () => {
     assert.match(message, /MEDWARD_ENFORCEMENT__SEGMENTS__PRODUCTION/);
   });
 
+  test('invalid secret is not echoed', () => {
+    const secret = 'mwd_0123456789abcdef_Secret12';
+    const message = configErrorMessage(() =>
+      loadConfig({ file: false, env: { MEDWARD_API__BOOTSTRAP_TOKEN: secret } }),
+    );
+    assert.match(message, /api\.bootstrapToken/);
+    assert.ok(!message.includes(secret), message);
+  });
+
+  test('list item error names its variable', () => {
+    const message = configErrorMessage(() =>
+      loadConfig({
+        file: false,
+        env: { MEDWARD_ENFORCEMENT__SEGMENTS__PRODUCTION: '[{"name":"icu","vlan":"x"}]' },
+      }),
+    );
+    assert.match(message, /MEDWARD_ENFORCEMENT__SEGMENTS__PRODUCTION\)/);
+    assert.match(message, /environment/);
+  });
+
+  test('data directory holds the database', () => {
+    const moved = loadConfig({ file: false, env: { MEDWARD_DATA_DIR: '/srv/medward/' } });
+    assert.equal(moved.storage.url, 'sqlite:/srv/medward/medward.db');
+    const explicit = loadConfig({
+      file: false,
+      env: { MEDWARD_DATA_DIR: '/srv/medward', MEDWARD_STORAGE__URL: 'sqlite::memory:' },
+    });
+    assert.equal(explicit.storage.url, 'sqlite::memory:');
+  });
+
   test('env names follow the key path', () => {
     assert.equal(envNameFor(['api', 'bodyLimitBytes']), 'MEDWARD_API__BODY_LIMIT_BYTES');
     assert.equal(envNameFor(['mqtt', 'embedded', 'port']), 'MEDWARD_MQTT__EMBEDDED__PORT');
