@@ -209,7 +209,13 @@ describe('audit routes', () => {
       headers: bearer(harness.tokens.auditor),
     });
     assert.equal(response.statusCode, 200);
-    const result = response.json<{ ok: boolean; recordsChecked: number; headSeq: number }>();
+    const result = response.json<{
+      ok: boolean;
+      recordsChecked: number;
+      headSeq: number;
+      headHash?: string;
+    }>();
+    assert.match(result.headHash ?? '', /^[0-9a-f]{64}$/);
     assert.equal(result.ok, true);
     assert.equal(result.recordsChecked, result.headSeq);
   });

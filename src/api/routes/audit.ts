@@ -35,6 +35,8 @@ const ChainVerificationSchema = Type.Object(
     ok: Type.Boolean(),
     recordsChecked: Type.Integer(),
     headSeq: Type.Integer(),
+    /** SHA-256 of the head record, hex, when the chain is intact; anchor it in another system. */
+    headHash: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64}$' })),
     problem: Type.Optional(
       Type.Object(
         {

@@ -25,7 +25,8 @@ export function auditCommand(openRuntime: OpenRuntime): Command {
         const result = await verifyAuditChain(runtime.audit);
         runtime.print(result, () =>
           result.ok
-            ? `audit chain intact: ${result.recordsChecked} records, head at record ${result.headSeq}`
+            ? `audit chain intact: ${result.recordsChecked} records, head at record ${result.headSeq}, ` +
+              `head hash ${result.headHash ?? ''}`
             : `audit chain BROKEN after ${result.recordsChecked} good records: ${result.problem?.message ?? ''}`,
         );
         if (!result.ok) {

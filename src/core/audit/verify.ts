@@ -15,6 +15,8 @@ export interface ChainVerification {
   ok: boolean;
   recordsChecked: number;
   headSeq: number;
+  /** SHA-256 of the head record as hex, when the chain is intact: the value to anchor elsewhere. */
+  headHash?: string;
   problem?: ChainProblem;
 }
 
@@ -86,7 +88,7 @@ export async function verifyAuditChain(trail: AuditTrail): Promise<ChainVerifica
           : `the chain head (record ${head.seq}) does not match the last record ${lastSeq}`,
     });
   }
-  return { ok: true, recordsChecked: checked, headSeq: head.seq };
+  return { ok: true, recordsChecked: checked, headSeq: head.seq, headHash: head.hash };
 }
 
 function failed(checked: number, headSeq: number, problem: ChainProblem): ChainVerification {
