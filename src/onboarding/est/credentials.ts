@@ -1,6 +1,6 @@
 import type { AuditOutcome, AuditTrail } from '../../core/audit/index.js';
 import { ActorKind, type Actor } from '../../core/context.js';
-import { toMedwardError, type MedwardError } from '../../core/errors.js';
+import { ErrorKind, toMedwardError, type MedwardError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { SIGHTING_RATE_LIMITED } from '../lifecycle/sightings.js';
 import type { PresentedCertificate } from './birth-identity.js';
@@ -97,8 +97,14 @@ export async function auditRejection(
   if (failure.kind === 'internal') {
     logger.error({ err: error, event, deviceId }, 'provisioning request failed');
   } else {
-    logger.info(
-      { code: failure.code, event, deviceId, sourceAddress: credential.sourceAddress },
+    // Failed credentials and CSRs from another session may be an attack, so
+    // they are warnings that name the identity the client claimed.
+    const suspicious =
+      failure.kind === ErrorKind.Unauthenticated ||
+      failure.kind === ErrorKind.Forbidden ||
+      failure.code.startsWith('EST_CSR_CHANNEL_BINDING');
+    logger[suspicious ? 'warn' : 'info'](
+      { code: failure.code, event, deviceId, clientId, sourceAddress: credential.sourceAddress },
       'provisioning request rejected',
     );
   }

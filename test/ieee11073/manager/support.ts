@@ -4,11 +4,10 @@
  */
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { Writable } from 'node:stream';
 import { Value } from '@sinclair/typebox/value';
 import { AuditTrail } from '../../../src/core/audit/index.js';
 import { InProcessBus, type EventBus } from '../../../src/core/bus/index.js';
-import { createLogger, silentLogger, type Logger } from '../../../src/core/logger.js';
+import { silentLogger, type Logger } from '../../../src/core/logger.js';
 import { createMetricsRegistry } from '../../../src/core/metrics.js';
 import type { DialectName } from '../../../src/core/storage/index.js';
 import {
@@ -197,21 +196,7 @@ export class ApduClient {
   }
 }
 
-/** Returns a logger whose lines are collected as parsed JSON objects. */
-export function capturingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim() !== '') {
-          lines.push(JSON.parse(line) as Record<string, unknown>);
-        }
-      }
-      callback();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), lines };
-}
+export { capturingLogger } from '../../support/logger.js';
 
 export interface AarqFields {
   systemId?: Uint8Array;
