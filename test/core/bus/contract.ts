@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { describe, test, type TestContext } from 'node:test';
 import { isMedwardError } from '../../../src/core/errors.js';
-import { createLogger, type Logger } from '../../../src/core/logger.js';
+import type { Logger } from '../../../src/core/logger.js';
+import { capturingLogger } from '../../support/logger.js';
 import type { BusMessage, EventBus, SubscribeOptions } from '../../../src/core/bus/index.js';
 
 export interface BusUnderTest {
@@ -22,26 +22,10 @@ export interface BusContractTraits {
   readonly reason: string;
 }
 
-export interface CapturedLogger {
-  readonly logger: Logger;
-  readonly lines: Record<string, unknown>[];
-}
+export type CapturedLogger = ReturnType<typeof capturingLogger>;
 
 /** Creates a debug-level logger whose JSON lines are kept in memory for assertions. */
-export function captureLogger(): CapturedLogger {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim() !== '') {
-          lines.push(JSON.parse(line) as Record<string, unknown>);
-        }
-      }
-      callback();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), lines };
-}
+export const captureLogger = capturingLogger;
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
