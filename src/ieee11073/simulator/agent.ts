@@ -140,6 +140,8 @@ export class SimulatedAgent {
   private stored: StoredReading[] = [];
   /** Settles when the transfer of the stored readings ended, however it ended. */
   private storedTransfer: Promise<void> | undefined;
+  /** True once the agent sent everything it meant to and begins its own release. */
+  private finishing = false;
   private transferTriggered: () => void = () => undefined;
   private readonly triggeredPromise = new Promise<void>((resolve) => {
     this.transferTriggered = resolve;
@@ -192,6 +194,7 @@ export class SimulatedAgent {
       if (associated) {
         await this.sendReports();
         await this.awaitStoredTransfer();
+        this.finishing = true;
         await this.finish();
       }
     } catch (error) {
@@ -328,7 +331,15 @@ export class SimulatedAgent {
     if (apdu.kind === 'rlrq') {
       this.send({ kind: 'rlre', reason: ReleaseResponseReason.normal });
       this.result.released = true;
-      this.end('released by manager', false);
+      // A manager releases on its own only when it shuts down, so a release
+      // before the agent's last report cuts the session short.
+      if (this.finishing) {
+        this.end('released by manager', false);
+      } else {
+        this.end(
+          `released by manager after ${this.result.reportsSent} reports, before the session finished`,
+        );
+      }
       return;
     }
     if (apdu.kind === 'prst' && this.answerManager(apdu.data.invokeId, apdu.data.message)) {
