@@ -16,7 +16,7 @@ import {
   writeBaseOffsetTime,
 } from './time.js';
 
-/** TrigSegmXferRsp: the agent's answer to MDC_ACT_SEG_TRIG_XFER. */
+/** TrigSegmXferRsp: the agent's response to MDC_ACT_SEG_TRIG_XFER. */
 export const TrigSegmXferRsp = {
   successful: 0,
   failNoSuchSegment: 1,

@@ -65,7 +65,7 @@ export const Ieee11073GroupCommitSection = Type.Object(
 /**
  * Transfer of the measurements an agent keeps in its PM-stores: the manager
  * reads each PM-store's segment info, triggers the transfer of every segment
- * that holds entries and stores the entries as observations.
+ * that contains entries and stores the entries as observations.
  */
 export const Ieee11073PmStoreSection = Type.Object(
   {
@@ -79,11 +79,11 @@ export const Ieee11073PmStoreSection = Type.Object(
     clearAfterTransfer: Type.Boolean({ default: false }),
     /**
      * Time a segment transfer may take from the trigger to its last entry,
-     * unless the segment's Transfer-Timeout asks for longer. A transfer that
+     * unless the segment's Transfer-Timeout requests longer. A transfer that
      * takes longer aborts the association.
      */
     transferTimeoutMs: Type.Integer({ minimum: 100, maximum: 3600000, default: 60000 }),
-    /** Longest segment Transfer-Timeout the manager waits for. */
+    /** Maximum segment Transfer-Timeout the manager waits for. */
     maxTransferTimeoutMs: Type.Integer({ minimum: 100, maximum: 3600000, default: 600000 }),
   },
   { additionalProperties: false, default: {} },

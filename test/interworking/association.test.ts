@@ -27,7 +27,7 @@ import { contentOf, startInterworking, until, type InterworkingEnv } from './sup
 
 const mdsAttributes = systemModelAttributes('Acme', 'BP-7');
 
-/** A bridge of its own to `cse`, without the manager. */
+/** Creates a bridge of its own to `cse`, without the manager. */
 function bridgeTo(cse: Awaited<ReturnType<typeof startTestCse>>): Onem2mDeviceBridge {
   return new Onem2mDeviceBridge({
     cse: cse.cse,
@@ -321,9 +321,7 @@ describe('interworking bridge after a restart', () => {
         mds: null,
       });
       const newer = randomUUID();
-      await bridgeTo(cse).describe(
-        description(newer, '2026-03-01T10:00:00.000Z'),
-      );
+      await bridgeTo(cse).describe(description(newer, '2026-03-01T10:00:00.000Z'));
       assert.ok((await labelsOf()).includes(`ieee11073/associationId/${newer}`));
 
       // A second bridge, as after a restart, gets a redelivered event of an older association.

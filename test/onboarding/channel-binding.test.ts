@@ -60,7 +60,8 @@ async function bindingsOver(
     });
   });
   const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
+  assert.ok(address !== null);
+  assert.ok(typeof address === 'object');
   const client = connect({
     host: '127.0.0.1',
     port: address.port,

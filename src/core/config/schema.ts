@@ -95,8 +95,8 @@ export const ApiSection = Type.Object(
      * Addresses or CIDR ranges of reverse proxies in front of the API. A
      * request from one of them is attributed to the client address in its
      * X-Forwarded-For header, for audit records and the authentication
-     * failure limit; from any other address the header is ignored. Empty by
-     * default: the peer address is the client.
+     * failure limit. From any other address the header is ignored. Empty by
+     * default, so the peer address is the client.
      */
     trustedProxies: Type.Array(
       Type.String({ pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$', maxLength: 64 }),

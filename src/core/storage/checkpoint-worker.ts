@@ -16,9 +16,9 @@ export interface CheckpointWorkerData {
   busyTimeoutMs: number;
   /**
    * One Int32 flag that this thread sets to 1 when the log contains at least
-   * `restartFrames` frames and its checkpoint could not copy them all, so a
-   * writer that commits continuously finishes the copy between two of its
-   * transactions (see the observation writer's commit-worker.ts).
+   * `restartFrames` frames. A writer that commits continuously then finishes
+   * the copy between two of its transactions (see the observation writer's
+   * commit-worker.ts).
    */
   restartRequest: SharedArrayBuffer;
   restartFrames: number;

@@ -34,7 +34,7 @@ const SYNCHRONOUS_FULL = 'pragma synchronous = FULL';
  * observations a second the log grows by about 2,000 frames in this time.
  */
 const CHECKPOINT_INTERVAL_MS = 100;
-/** Log frames (4 KiB pages, about 16 MiB) at which the checkpoint thread asks writers to finish its copy. */
+/** Log frames (4 KiB pages, about 16 MiB) at which the checkpoint thread raises its restart request. */
 const RESTART_FRAMES = 4000;
 /** SQLite's default: an automatic checkpoint once the log contains this many pages. */
 const DEFAULT_AUTOCHECKPOINT_PAGES = 1000;

@@ -9,10 +9,10 @@
  * connection and timer of the process. In a worker, the event-loop thread
  * takes the lock again and again while the worker sleeps: a worker waited
  * 740 ms for its turn while the manager associated 1,000 agents.
- * Taking this lock before BEGIN IMMEDIATE keeps both from happening: the
+ * Taking this lock before BEGIN IMMEDIATE keeps both from happening. The
  * event-loop thread waits with `Atomics.waitAsync` and serves its sockets
- * meanwhile, a worker blocks in `Atomics.wait` and wakes as soon as the lock
- * is free, and when both want it they take turns.
+ * meanwhile. A worker blocks in `Atomics.wait` and wakes as soon as the lock
+ * is free. When both want it, they take turns.
  */
 import { ErrorKind, MedwardError } from '../errors.js';
 

@@ -98,8 +98,9 @@ export function associationAborted(
 }
 
 /**
- * An association that an earlier run of the manager left open, closed when
- * the manager started again: its process stopped without releasing it.
+ * Builds the record of an association that an earlier run of the manager
+ * left open, closed when the manager started again. Its process stopped
+ * without releasing it.
  */
 export function associationClosedAtStart(
   facts: AssociationFacts,

@@ -62,7 +62,7 @@ export function sqliteFileForWorker(sqlite: SqliteDatabase.Database): string | u
   return journalMode === 'wal' ? sqlite.name : undefined;
 }
 
-/** What the writer thread shares with the storage that owns the file. */
+/** Shared memory of the writer thread and the storage that owns the file. */
 export interface SharedWriteState {
   /** Taken around each of the writer's transactions; see write-lock.ts. */
   writeLock: MainWriteLock;

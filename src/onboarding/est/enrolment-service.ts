@@ -60,7 +60,7 @@ export interface EnrolmentServiceOptions {
   ca: CertificateAuthority;
   authorisation: AuthorisationService;
   sightings: SightingRegistry;
-  /** How a CSR's challengePassword must match the TLS session; see channel-binding.ts. */
+  /** Policy for matching a CSR's challengePassword to its TLS session; see channel-binding.ts. */
   channelBinding?: ChannelBindingPolicy;
   now?: () => Date;
 }

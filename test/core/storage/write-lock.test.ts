@@ -124,7 +124,7 @@ test('parties take turns when both want the lock', async () => {
   });
   // Let main register that it waits.
   await new Promise((resolve) => setTimeout(resolve, 20));
-  // The worker frees the lock and asks for it again at once: main goes first.
+  // The worker frees the lock and requests it again at once, so main goes first.
   worker.send('release-and-acquire');
   await worker.next('released');
   await acquiring;

@@ -77,7 +77,8 @@ test('observation writer commits from worker', { timeout: 30000 }, async () => {
   });
   const writeLock = storage.sqliteWriteLock;
   const restartRequest = storage.startBackgroundCheckpoints();
-  assert.ok(writeLock !== undefined && restartRequest !== undefined);
+  assert.ok(writeLock !== undefined);
+  assert.ok(restartRequest !== undefined);
   try {
     writer.start({ writeLock, restartRequest });
     assert.equal(writer.available, true);
@@ -133,12 +134,13 @@ test('writer lets a long log start over', { timeout: 30000 }, async () => {
   });
   const writeLock = storage.sqliteWriteLock;
   const restartRequest = storage.startBackgroundCheckpoints();
-  assert.ok(writeLock !== undefined && restartRequest !== undefined);
+  assert.ok(writeLock !== undefined);
+  assert.ok(restartRequest !== undefined);
   const request = new Int32Array(restartRequest);
   try {
     writer.start({ writeLock, restartRequest });
     // About 6,000 frames of 4 KiB in the log, more than the checkpoint
-    // thread lets it hold before it asks for a restart.
+    // thread lets it contain before it raises its restart request.
     sqlite.exec('create table filler (data blob)');
     sqlite.prepare('insert into filler (data) values (zeroblob(24000000))').run();
     await until(() => Atomics.load(request, 0) === 1, 'the restart request');
@@ -150,7 +152,8 @@ test('writer lets a long log start over', { timeout: 30000 }, async () => {
     // transaction writes the log from its beginning again.
     await writer.commit([observation(1001)]);
     const [state] = sqlite.pragma('wal_checkpoint(PASSIVE)') as { log: number }[];
-    assert.ok(state !== undefined && state.log < 100, `log holds ${state?.log} frames`);
+    assert.ok(state !== undefined);
+    assert.ok(state.log < 100, `log contains ${state.log} frames`);
   } finally {
     await writer.stop();
     await storage.stop();

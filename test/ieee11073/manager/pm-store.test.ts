@@ -213,7 +213,7 @@ async function nextSegmentResult(
   return message.eventReplyInfo.segmDataEventDescr;
 }
 
-/** Associates, answers segment info and trigger, and returns the client ready for segment data. */
+/** Associates, responds to segment info and trigger, and returns the client ready for segment data. */
 async function triggeredAgent(port: number, systemId: Uint8Array): Promise<ApduClient> {
   const client = await associateAgent(port, systemId);
   await answerSegmentInfo(client, STORED);
